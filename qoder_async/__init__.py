@@ -1,0 +1,1 @@
+"""Async client for the Qoder Cloud Agents Deployments API."""

@@ -1,0 +1,98 @@
+"""Request and Response value objects that travel through the middleware chain.
+
+They carry bytes, not models: the resource layer encodes a body once, so every retry
+attempt sends exactly the same bytes (which is what lets the API replay an
+``Idempotency-Key``), and decodes the final response once. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["Request", "Response"]
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """One HTTP request as the SDK sends it.
+
+    Attributes:
+        method: Upper-case HTTP method.
+        url: Absolute URL, path already validated and quoted.
+        headers: Header names and values; middlewares add to a copy via ``with_headers``.
+        params: Query parameters, already converted to strings.
+        content: The encoded body, or ``None`` for no body.
+        timeout: Seconds this attempt may take in total, set by the retry layer from the
+            call's remaining deadline; ``None`` uses the transport's own timeouts.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    params: Mapping[str, str] | None = None
+    content: bytes | None = None
+    timeout: float | None = None
+
+    def with_headers(self, extra: Mapping[str, str]) -> Request:
+        """Return a copy with ``extra`` headers added (replacing same-named ones)."""
+        merged = dict(self.headers)
+        merged.update(extra)
+        return attrs.evolve(self, headers=merged)
+
+    def with_timeout(self, timeout: float | None) -> Request:
+        """Return a copy whose attempt timeout is ``timeout`` seconds."""
+        return attrs.evolve(self, timeout=timeout)
+
+    def header(self, name: str) -> str | None:
+        """Case-insensitive header lookup."""
+        value = self.headers.get(name)
+        if value is not None:
+            return value
+        lowered = name.lower()
+        for key, val in self.headers.items():
+            if key.lower() == lowered:
+                return val
+        return None
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """One HTTP response, whatever its status.
+
+    Attributes:
+        status: HTTP status code.
+        headers: Response headers; lookups are case-insensitive.
+        content: The whole body (bounded by the transport's size cap).
+        request: The request this answers (the attempt that produced it).
+        elapsed: Seconds from sending to having read the body.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    request: Request
+    elapsed: float = 0.0
+
+    def header(self, name: str) -> str | None:
+        """Case-insensitive header lookup that also works on plain dicts."""
+        value = self.headers.get(name)
+        if value is not None:
+            return value
+        lowered = name.lower()
+        for key, val in self.headers.items():
+            if key.lower() == lowered:
+                return val
+        return None
+
+    def json(self) -> Any:
+        """Parse the body as JSON (raises ``ValueError`` when it is not)."""
+        return json.loads(self.content)
+
+    @property
+    def is_success(self) -> bool:
+        """True for 2xx."""
+        return 200 <= self.status < 300

@@ -1,0 +1,1 @@
+"""Testing helpers: a faithful fake Qoder server and a pytest plugin."""
