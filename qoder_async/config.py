@@ -188,9 +188,7 @@ class ClientConfig:
         object.__setattr__(self, "base_url", url)
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> ClientConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ClientConfig:
         """Build a config from ``QODER_BASE_URL`` (and explicit overrides)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}

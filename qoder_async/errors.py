@@ -287,9 +287,9 @@ def request_id_of(headers: Mapping[str, str], body: Any = None) -> str | None:
             if key.lower() == name:
                 return value
     if isinstance(body, dict):
-        value = body.get("request_id")
-        if isinstance(value, str):
-            return value
+        found = body.get("request_id")
+        if isinstance(found, str):
+            return found
     return None
 
 

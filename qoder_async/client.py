@@ -1,0 +1,268 @@
+"""``QoderClient``: builds the transport and the middleware chain, exposes the resources."""
+
+from __future__ import annotations
+
+import os
+import random
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+from qoder_async.config import ClientConfig, Limits, RetryPolicy, SecretToken, Timeouts
+from qoder_async.errors import QoderConfigError
+from qoder_async.middleware import (
+    AuthHeaders,
+    Handler,
+    Middleware,
+    TokenProvider,
+    build_chain,
+    decode_errors,
+    idempotency_key,
+)
+from qoder_async.resources import DeploymentRunsAPI, DeploymentsAPI
+from qoder_async.resources._base import ResourceContext
+from qoder_async.retry import RetryMiddleware, Sleep
+from qoder_async.transport import AiohttpTransport, Transport
+
+__all__ = ["QoderClient"]
+
+TOKEN_ENV = "QODER_PAT"
+
+
+class QoderClient:
+    """Async client for the Qoder Cloud Agents Deployments API.
+
+    Use it as ``async with QoderClient() as client: ...`` (or call ``aclose()``). One
+    client serves any number of concurrent calls; create one per event loop.
+
+    Args:
+        token: A personal access token (``pt-…``), a ``SecretToken``, or an async
+            callable returning one (called on every attempt). Defaults to ``QODER_PAT``.
+        base_url: API root; defaults to ``QODER_BASE_URL`` or the global endpoint.
+        config: A full ``ClientConfig``; the keyword arguments below override it.
+        timeout: Per-attempt ``Timeouts``, or seconds for the whole attempt.
+        retry: A ``RetryPolicy``, or the number of attempts in all.
+        transport: A transport to use instead of the default ``AiohttpTransport``
+            (the client does not close a transport it was given).
+        session: An ``aiohttp.ClientSession`` to borrow for the default transport.
+        middleware: Per-call middlewares (run once per logical call, outermost first).
+        per_attempt_middleware: Middlewares run on every attempt, after auth.
+        headers: Extra headers on every request.
+        sleep: The sleep the retry layer uses (inject one in tests).
+
+    Raises:
+        QoderConfigError: No token was given and ``QODER_PAT`` is not set.
+    """
+
+    def __init__(
+        self,
+        token: str | SecretToken | TokenProvider | None = None,
+        *,
+        base_url: str | None = None,
+        config: ClientConfig | None = None,
+        timeout: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        transport: Transport | None = None,
+        session: Any = None,
+        middleware: Sequence[Middleware] = (),
+        per_attempt_middleware: Sequence[Middleware] = (),
+        headers: Mapping[str, str] | None = None,
+        sleep: Sleep | None = None,
+        limits: Limits | None = None,
+        allow_insecure_http: bool | None = None,
+    ) -> None:
+        self._config = _merge_config(
+            config,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            headers=headers,
+            limits=limits,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self._token = _resolve_token(token)
+        if transport is None:
+            transport = AiohttpTransport(
+                session=session, timeouts=self._config.timeouts, limits=self._config.limits
+            )
+            self._owns_transport = True
+        else:
+            if session is not None:
+                raise TypeError("pass either transport or session, not both")
+            self._owns_transport = False
+        self._transport = transport
+        self._middleware = tuple(middleware)
+        self._per_attempt = tuple(per_attempt_middleware)
+        self._sleep = sleep
+        self._closed = False
+        self._build()
+
+    def _build(self) -> None:
+        config = self._config
+        slots: list[Middleware] = [*self._middleware]
+        if config.idempotency_keys:
+            slots.append(idempotency_key)
+        slots.append(
+            RetryMiddleware(
+                config.retry,
+                attempt_timeout=config.timeouts.total,
+                sleep=self._sleep,
+                rng=random.Random(),
+            )
+        )
+        slots.append(
+            AuthHeaders(
+                self._token, user_agent=config.user_agent, default_headers=config.default_headers
+            )
+        )
+        slots.extend(self._per_attempt)
+        slots.append(decode_errors)
+        self._handler: Handler = build_chain(slots, self._transport.send)
+        ctx = ResourceContext(config.base_url, self._handler)
+        self.deployments = DeploymentsAPI(ctx)
+        """Deployments: create, get, update, pause, unpause, archive, run, list, bulk."""
+        self.deployment_runs = DeploymentRunsAPI(ctx)
+        """Runs across all deployments: list, get."""
+
+    @property
+    def config(self) -> ClientConfig:
+        """The configuration in force."""
+        return self._config
+
+    @property
+    def base_url(self) -> str:
+        """The API root every path is joined to."""
+        return self._config.base_url
+
+    @property
+    def transport(self) -> Transport:
+        """The transport requests go out on."""
+        return self._transport
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether ``aclose`` has been called."""
+        return self._closed
+
+    def with_options(
+        self,
+        *,
+        timeout: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> QoderClient:
+        """A client sharing this one's connections, with other timeouts, retries or headers.
+
+        The copy does not own the connections: close the original, not the copy.
+        """
+        clone = object.__new__(QoderClient)
+        clone._config = _merge_config(self._config, timeout=timeout, retry=retry, headers=headers)
+        clone._token = self._token
+        clone._transport = self._transport
+        clone._owns_transport = False
+        clone._middleware = self._middleware
+        clone._per_attempt = self._per_attempt
+        clone._sleep = self._sleep
+        clone._closed = False
+        clone._build()
+        return clone
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_transport:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> QoderClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"QoderClient(base_url={self._config.base_url!r})"
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        # Only warn: closing needs the loop the session lives on, which may be gone,
+        # and scheduling work on a foreign loop from a finaliser is worse than a leak.
+        if getattr(self, "_closed", True) or not getattr(self, "_owns_transport", False):
+            return
+        transport = self._transport
+        if isinstance(transport, AiohttpTransport) and transport.session_created:
+            _warn(
+                f"unclosed {self!r}: use 'async with QoderClient()' or await aclose()",
+                ResourceWarning,
+                source=self,
+                stacklevel=2,
+            )
+
+
+def _resolve_token(token: str | SecretToken | TokenProvider | None) -> SecretToken | TokenProvider:
+    if token is None:
+        value = os.environ.get(TOKEN_ENV, "").strip()
+        if not value:
+            raise QoderConfigError(
+                f"no API token: pass token=... or set the {TOKEN_ENV} environment variable"
+            )
+        return SecretToken(value)
+    if isinstance(token, SecretToken):
+        return token
+    if isinstance(token, str):
+        try:
+            return SecretToken(token)
+        except ValueError as exc:
+            raise QoderConfigError(f"invalid token: {exc}") from None
+    if callable(token):
+        return token
+    raise TypeError(f"token must be a str or an async callable, not {type(token).__name__}")
+
+
+def _merge_config(
+    config: ClientConfig | None,
+    *,
+    base_url: str | None = None,
+    timeout: Timeouts | float | None = None,
+    retry: RetryPolicy | int | None = None,
+    headers: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
+    allow_insecure_http: bool | None = None,
+) -> ClientConfig:
+    changes: dict[str, Any] = {}
+    if base_url is not None:
+        changes["base_url"] = base_url
+    if allow_insecure_http is not None:
+        changes["allow_insecure_http"] = allow_insecure_http
+    if timeout is not None:
+        if isinstance(timeout, Timeouts):
+            changes["timeouts"] = timeout
+        elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
+            changes["timeouts"] = Timeouts(total=float(timeout))
+        else:
+            raise TypeError(f"timeout must be Timeouts or seconds, not {type(timeout).__name__}")
+    if retry is not None:
+        if isinstance(retry, RetryPolicy):
+            changes["retry"] = retry
+        elif isinstance(retry, int) and not isinstance(retry, bool):
+            base = config.retry if config is not None else RetryPolicy()
+            changes["retry"] = attrs.evolve(base, max_attempts=retry)
+        else:
+            raise TypeError(f"retry must be RetryPolicy or an int, not {type(retry).__name__}")
+    if headers is not None:
+        merged = dict(config.default_headers) if config is not None else {}
+        merged.update(headers)
+        changes["default_headers"] = merged
+    if limits is not None:
+        changes["limits"] = limits
+    if config is None:
+        return ClientConfig.from_env(**changes)
+    return attrs.evolve(config, **changes) if changes else config

@@ -1,0 +1,137 @@
+"""The middleware chain: plain ``async (request, call_next) -> Response`` callables.
+
+``build_chain`` folds a list of middlewares around a terminal handler once, when the
+client is built. The client's fixed slots, outermost first::
+
+    user per-call middleware -> idempotency key -> retry -> headers + auth
+        -> user per-attempt middleware -> error decoding -> transport.send
+
+Everything above ``retry`` runs once per logical call (so the idempotency key is minted
+once and reused by every attempt); everything below runs on every attempt (so auth is
+fresh and the per-attempt hooks see each try).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from qoder_async._messages import Request, Response
+from qoder_async.config import SecretToken
+from qoder_async.errors import QoderConfigError, decode_error
+
+__all__ = [
+    "AuthHeaders",
+    "Handler",
+    "Middleware",
+    "TokenProvider",
+    "build_chain",
+    "decode_errors",
+    "idempotency_key",
+]
+
+Handler = Callable[[Request], Awaitable[Response]]
+"""Sends a request and returns its response: the transport, or the rest of the chain."""
+
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+"""Wraps the rest of the chain: ``await call_next(request)`` continues it."""
+
+TokenProvider = Callable[[], Awaitable[str]]
+"""An async callable returning a bearer token; called once per attempt."""
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def build_chain(middlewares: Sequence[Middleware], terminal: Handler) -> Handler:
+    """Compose ``middlewares`` (outermost first) around ``terminal`` into one handler."""
+    handler = terminal
+    for middleware in reversed(middlewares):
+        handler = _bind(middleware, handler)
+    return handler
+
+
+def _bind(middleware: Middleware, call_next: Handler) -> Handler:
+    async def handler(request: Request) -> Response:
+        return await middleware(request, call_next)
+
+    handler.__qualname__ = f"chain[{getattr(middleware, '__qualname__', middleware)!s}]"
+    return handler
+
+
+async def idempotency_key(request: Request, call_next: Handler) -> Response:
+    """Give a write an ``Idempotency-Key`` once per logical call.
+
+    It sits above the retry layer, so every attempt of the call carries the same key and
+    the API replays the original result instead of applying the change twice. A key the
+    caller set (either spelling) is kept.
+    """
+    if request.method in _WRITE_METHODS and not (
+        request.header(IDEMPOTENCY_HEADER) or request.header("X-Idempotency-Key")
+    ):
+        request = request.with_headers({IDEMPOTENCY_HEADER: str(uuid.uuid4())})
+    return await call_next(request)
+
+
+class AuthHeaders:
+    """Set the Authorization, User-Agent and default headers on every attempt.
+
+    Args:
+        token: A static token, or an async provider called once per attempt (so a
+            refreshed token is picked up by the next retry).
+        user_agent: The ``User-Agent`` value.
+        default_headers: Headers for every request; the request's own win.
+    """
+
+    __slots__ = ("_headers", "_provider")
+
+    def __init__(
+        self,
+        token: SecretToken | TokenProvider,
+        *,
+        user_agent: str,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._headers: dict[str, str] = {"User-Agent": user_agent, "Accept": "application/json"}
+        self._headers.update(default_headers or {})
+        self._provider: TokenProvider | None = None
+        if isinstance(token, SecretToken):
+            self._headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+        else:
+            self._provider = token
+
+    def __repr__(self) -> str:
+        return "AuthHeaders(<redacted>)"
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        """Add the headers and continue."""
+        headers = dict(self._headers)
+        if self._provider is not None:
+            token = await self._provider()
+            if not isinstance(token, str) or not token.strip():
+                raise QoderConfigError("the token provider returned no token")
+            headers["Authorization"] = f"Bearer {SecretToken(token).get_secret_value()}"
+        if request.content is not None:
+            headers["Content-Type"] = "application/json"
+        headers.update(request.headers)
+        return await call_next(
+            Request(
+                method=request.method,
+                url=request.url,
+                headers=headers,
+                params=request.params,
+                content=request.content,
+                timeout=request.timeout,
+            )
+        )
+
+
+async def decode_errors(request: Request, call_next: Handler) -> Response:
+    """Raise the typed ``APIStatusError`` for any non-2xx response.
+
+    It runs inside each attempt, so the retry layer decides on typed errors.
+    """
+    response = await call_next(request)
+    if 200 <= response.status < 300:
+        return response
+    raise decode_error(response)

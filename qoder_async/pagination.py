@@ -1,0 +1,87 @@
+"""``AsyncPaginator``: walk a cursor-paginated list one item or one page at a time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from qoder_async.errors import QoderError
+from qoder_async.models import Page
+
+__all__ = ["AsyncPaginator", "PaginationError"]
+
+T = TypeVar("T")
+
+FetchPage = Callable[[str | None], Awaitable[Page[T]]]
+"""Fetch the page after a cursor (``None``: the first page)."""
+
+
+class PaginationError(QoderError):
+    """The server's cursors would make the walk loop forever."""
+
+
+class AsyncPaginator(Generic[T]):
+    """Lazily walks every page of a list endpoint.
+
+    ``async for item in paginator`` yields items across pages, fetching the next page
+    only when the current one is used up, so memory stays bounded by one page however
+    long the list. ``pages()`` yields whole pages, ``first_page()`` fetches one.
+
+    The walk follows ``next_page`` (or ``last_id`` when ``has_more``), never the id of
+    the last item it saw: the API's own examples show the two can differ. A server that
+    hands back a cursor it already gave raises ``PaginationError`` instead of looping.
+    """
+
+    def __init__(
+        self,
+        fetch_page: FetchPage[T],
+        *,
+        cursor: str | None = None,
+        next_cursor: Callable[[Page[T]], str | None] | None = None,
+    ) -> None:
+        self._fetch_page = fetch_page
+        self._start = cursor
+        self._next_cursor = next_cursor or _forward
+
+    async def first_page(self) -> Page[T]:
+        """The first page (from the starting cursor, if one was given)."""
+        return await self._fetch_page(self._start)
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Yield every page in order."""
+        cursor = self._start
+        seen: set[str] = set()
+        while True:
+            page = await self._fetch_page(cursor)
+            yield page
+            next_cursor = self._next_cursor(page)
+            if next_cursor is None:
+                return
+            if next_cursor in seen or next_cursor == cursor:
+                raise PaginationError(
+                    f"the server returned cursor {next_cursor!r} twice; stopping to avoid "
+                    "an endless loop"
+                )
+            seen.add(next_cursor)
+            cursor = next_cursor
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.data:
+                yield item
+
+    async def to_list(self, *, max_items: int | None = None) -> list[T]:
+        """Collect items into a list (up to ``max_items``); mind memory on big lists."""
+        items: list[T] = []
+        async for item in self:
+            if max_items is not None and len(items) >= max_items:
+                break
+            items.append(item)
+        return items
+
+
+def _forward(page: Page[Any]) -> str | None:
+    return page.next_cursor

@@ -1,0 +1,94 @@
+"""What every resource shares: sending through the chain and decoding the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from qoder_async import _json
+from qoder_async._messages import Request, Response
+from qoder_async._serde import DecodeFailure
+from qoder_async.errors import ResponseDecodeError, request_id_of, snippet
+from qoder_async.middleware import Handler
+
+__all__ = ["ResourceContext"]
+
+T = TypeVar("T")
+
+
+class ResourceContext:
+    """The base URL and the composed handler a resource sends through."""
+
+    __slots__ = ("base_url", "handler")
+
+    def __init__(self, base_url: str, handler: Handler) -> None:
+        self.base_url = base_url
+        self.handler = handler
+
+    def url(self, *segments: str) -> str:
+        """``base_url`` joined with already-validated path segments, each URL-quoted."""
+        return self.base_url + "".join("/" + quote(segment, safe="") for segment in segments)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send one logical call through the chain (retries happen inside)."""
+        request = Request(
+            method=method,
+            url=url,
+            headers=dict(headers) if headers else {},
+            params=params,
+            content=None if body is None else _json.dumps(body),
+        )
+        return await self.handler(request)
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        structure: Callable[[Any], T],
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Send, then structure the 2xx body with ``structure`` or raise ``ResponseDecodeError``."""
+        response = await self.send(method, url, params=params, body=body, headers=headers)
+        return decode(response, structure)
+
+
+def decode(response: Response, structure: Callable[[Any], T]) -> T:
+    """Parse and structure a success body; anything unexpected is a ``ResponseDecodeError``."""
+    try:
+        data = _json.loads(response.content)
+    except ValueError as exc:
+        raise _decode_error(response, f"response body is not valid JSON: {exc}") from None
+    try:
+        return structure(data)
+    except DecodeFailure as exc:
+        raise _decode_error(response, f"response body does not fit the model: {exc}") from None
+
+
+def _decode_error(response: Response, message: str) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        message,
+        status=response.status,
+        request_id=request_id_of(response.headers),
+        body=snippet(response.content),
+    )
+
+
+def idempotency_headers(key: str | None) -> Mapping[str, str] | None:
+    """Headers for a caller-chosen idempotency key (``None``: let the SDK mint one)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > 255 or not key.isprintable():
+        raise ValueError("idempotency_key must be a printable str of 1 to 255 characters")
+    return {"Idempotency-Key": key}

@@ -1,0 +1,109 @@
+"""Query-parameter building for list endpoints, validated before anything is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import datetime
+from typing import Any, TypeVar
+
+from qoder_async import _validation
+from qoder_async.models import Page
+from qoder_async.pagination import AsyncPaginator
+from qoder_async.resources._base import ResourceContext
+
+__all__ = ["ListParams", "paginate"]
+
+T = TypeVar("T")
+
+
+class ListParams:
+    """Collects list query parameters as strings, rejecting bad values by name."""
+
+    __slots__ = ("backward", "cursor", "params")
+
+    def __init__(
+        self, *, limit: int | None, after_id: str | None, before_id: str | None, kind: str
+    ) -> None:
+        self.params: dict[str, str] = {}
+        if limit is not None:
+            self.params["limit"] = str(_validation.page_limit(limit))
+        if after_id is not None and before_id is not None:
+            raise ValueError("after_id and before_id are mutually exclusive; pass one of them")
+        check = _validation.deployment_id if kind == "deployment" else _validation.run_id
+        # The starting cursor stays out of ``params``: each page adds its own cursor, in
+        # the direction the caller started walking.
+        self.backward = before_id is not None
+        self.cursor: str | None = None
+        if after_id is not None:
+            self.cursor = check(after_id, name="after_id")
+        if before_id is not None:
+            self.cursor = check(before_id, name="before_id")
+
+    def for_cursor(self, cursor: str | None) -> dict[str, str]:
+        """The query for the page after (or, walking backward, before) ``cursor``."""
+        if cursor is None:
+            return self.params
+        query = dict(self.params)
+        query["before_id" if self.backward else "after_id"] = cursor
+        return query
+
+    def next_cursor(self, page: Page[Any]) -> str | None:
+        """Where the walk goes after ``page``."""
+        if self.backward:
+            return page.first_id if page.has_more else None
+        return page.next_cursor
+
+    def choice(self, name: str, value: str | None, allowed: Collection[str]) -> ListParams:
+        """Add ``name`` when given; it must be one of ``allowed``."""
+        if value is None:
+            return self
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
+        self.params[name] = str(value)
+        return self
+
+    def flag(self, name: str, value: bool | None) -> ListParams:
+        """Add a boolean as ``true``/``false`` when given."""
+        if value is not None:
+            self.params[name] = "true" if _validation.boolean(name, value) else "false"
+        return self
+
+    def ident(self, name: str, value: str | None, kind: str) -> ListParams:
+        """Add a validated id of ``kind`` (agent, deployment) when given."""
+        if value is not None:
+            checker = {"agent": _validation.agent_id, "deployment": _validation.deployment_id}
+            self.params[name] = checker[kind](value, name=name)
+        return self
+
+    def timestamp(self, name: str, value: datetime | str | None) -> ListParams:
+        """Add an RFC 3339 timestamp (an aware datetime, or a string that parses as one)."""
+        if value is None:
+            return self
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{name} must be an ISO 8601 timestamp, got {value!r}") from None
+            if parsed.tzinfo is None:
+                raise ValueError(f"{name} must carry a timezone, got {value!r}")
+            self.params[name] = value
+            return self
+        if not isinstance(value, datetime):
+            raise TypeError(f"{name} must be a datetime or str, not {type(value).__name__}")
+        if value.tzinfo is None:
+            raise ValueError(f"{name} must be timezone-aware")
+        self.params[name] = value.isoformat().replace("+00:00", "Z")
+        return self
+
+
+def paginate(
+    ctx: ResourceContext, url: str, query: ListParams, structure: Callable[[Any], Page[T]]
+) -> AsyncPaginator[T]:
+    """A paginator over ``url`` that sends ``query`` plus each page's cursor."""
+
+    async def fetch(cursor: str | None) -> Page[T]:
+        return await ctx.call("GET", url, structure, params=query.for_cursor(cursor))
+
+    return AsyncPaginator(fetch, cursor=query.cursor, next_cursor=query.next_cursor)

@@ -1,0 +1,333 @@
+"""``client.deployments``: create, read, change and list deployments."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from qoder_async import _serde, _validation
+from qoder_async.bulk import BulkJob, BulkOperation, ItemOutcome, Outcome
+from qoder_async.config import RetryPolicy
+from qoder_async.models import AgentRef, Deployment, DeploymentRun, Page, ScheduleSpec
+from qoder_async.pagination import AsyncPaginator
+from qoder_async.resources._base import ResourceContext, idempotency_headers
+from qoder_async.resources._params import ListParams, paginate
+from qoder_async.resources.runs import RunsAPI
+
+__all__ = ["DeploymentsAPI"]
+
+DEPLOYMENT_STATUSES = frozenset({"active", "paused"})
+
+
+class _NotGiven:
+    """Marks an update argument the caller left out (``None`` can be a real value)."""
+
+    _instance: _NotGiven | None = None
+
+    def __new__(cls) -> _NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_GIVEN: Any = _NotGiven()
+
+
+def _structure_deployment_page(data: Any) -> Page[Deployment]:
+    return _serde.structure_page(data, Deployment)
+
+
+class DeploymentsAPI:
+    """Deployments: ``/deployments`` and ``/deployments/{id}[/pause|unpause|archive|run]``.
+
+    Every method validates its arguments before anything is sent and raises
+    ``ValueError`` / ``TypeError`` naming the bad parameter. Writes carry an
+    ``Idempotency-Key`` (minted once per call unless you pass ``idempotency_key``), so
+    the SDK can retry them after a lost response without applying them twice.
+    """
+
+    __slots__ = ("_ctx", "runs")
+
+    def __init__(self, ctx: ResourceContext) -> None:
+        self._ctx = ctx
+        self.runs = RunsAPI(ctx)
+        """Runs of one deployment (``list``, ``get``)."""
+
+    async def create(
+        self,
+        *,
+        name: str,
+        agent: str | AgentRef | Mapping[str, Any],
+        environment_id: str,
+        initial_events: Sequence[Any],
+        schedule: ScheduleSpec | Mapping[str, Any] | None = None,
+        description: str | None = None,
+        resources: Sequence[Any] | None = None,
+        vault_ids: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        environment_variables: str | None = None,
+        budget: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Deployment:
+        """Create an active deployment (manual-only when ``schedule`` is omitted)."""
+        body = _validation.build_create_body(
+            name=name,
+            agent=agent,
+            environment_id=environment_id,
+            initial_events=initial_events,
+            schedule=schedule,
+            description=description,
+            resources=resources,
+            vault_ids=vault_ids,
+            metadata=metadata,
+            environment_variables=environment_variables,
+            budget=budget,
+        )
+        headers = idempotency_headers(idempotency_key)
+        url = self._ctx.url("deployments")
+        return await self._ctx.call(
+            "POST", url, _serde.structure_deployment, body=body, headers=headers
+        )
+
+    async def get(self, deployment_id: str) -> Deployment:
+        """One deployment by id (archived ones included)."""
+        url = self._ctx.url("deployments", _validation.deployment_id(deployment_id))
+        return await self._ctx.call("GET", url, _serde.structure_deployment)
+
+    async def update(
+        self,
+        deployment_id: str,
+        *,
+        name: str = NOT_GIVEN,
+        description: str | None = NOT_GIVEN,
+        agent: str | AgentRef | Mapping[str, Any] = NOT_GIVEN,
+        environment_id: str = NOT_GIVEN,
+        schedule: ScheduleSpec | Mapping[str, Any] | None = NOT_GIVEN,
+        initial_events: Sequence[Any] = NOT_GIVEN,
+        resources: Sequence[Any] = NOT_GIVEN,
+        vault_ids: Sequence[str] = NOT_GIVEN,
+        metadata: Mapping[str, Any] = NOT_GIVEN,
+        environment_variables: str | None = NOT_GIVEN,
+        budget: Mapping[str, Any] | None = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> Deployment:
+        """Change only the fields you pass (merge-patch; a ``None`` metadata value
+        deletes that key; arrays replace; a schedule is always sent whole)."""
+        dep = _validation.deployment_id(deployment_id)
+        given = {
+            key: value
+            for key, value in (
+                ("name", name),
+                ("description", description),
+                ("agent", agent),
+                ("environment_id", environment_id),
+                ("schedule", schedule),
+                ("initial_events", initial_events),
+                ("resources", resources),
+                ("vault_ids", vault_ids),
+                ("metadata", metadata),
+                ("environment_variables", environment_variables),
+                ("budget", budget),
+            )
+            if value is not NOT_GIVEN
+        }
+        body = _validation.build_update_body(**given)
+        headers = idempotency_headers(idempotency_key)
+        url = self._ctx.url("deployments", dep)
+        return await self._ctx.call(
+            "POST", url, _serde.structure_deployment, body=body, headers=headers
+        )
+
+    async def pause(self, deployment_id: str, *, idempotency_key: str | None = None) -> Deployment:
+        """Stop scheduled firing (409 ``ConflictError`` when already paused)."""
+        return await self._action(deployment_id, "pause", idempotency_key)
+
+    async def unpause(
+        self, deployment_id: str, *, idempotency_key: str | None = None
+    ) -> Deployment:
+        """Resume a paused deployment (409 ``ConflictError`` when it is not paused)."""
+        return await self._action(deployment_id, "unpause", idempotency_key)
+
+    async def archive(
+        self, deployment_id: str, *, idempotency_key: str | None = None
+    ) -> Deployment:
+        """Archive for good: no unarchive exists (409 ``ConflictError`` when already archived).
+
+        The returned deployment has ``archived_at`` set (``is_archived`` is true); its
+        ``status`` keeps its previous value, as the API does.
+        """
+        return await self._action(deployment_id, "archive", idempotency_key)
+
+    async def run(self, deployment_id: str, *, idempotency_key: str | None = None) -> DeploymentRun:
+        """Trigger a manual run now (409 ``ConflictError`` unless the deployment is active)."""
+        url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), "run")
+        headers = idempotency_headers(idempotency_key)
+        return await self._ctx.call("POST", url, _serde.structure_run, body={}, headers=headers)
+
+    async def _action(self, deployment_id: str, action: str, key: str | None) -> Deployment:
+        url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), action)
+        headers = idempotency_headers(key)
+        # An empty JSON object, not an empty body: the endpoint pages mark
+        # Content-Type required on these POSTs, and ``{}`` is what the docs send.
+        return await self._ctx.call(
+            "POST", url, _serde.structure_deployment, body={}, headers=headers
+        )
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        include_archived: bool | None = None,
+        agent_id: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        limit: int | None = None,
+        after_id: str | None = None,
+        before_id: str | None = None,
+    ) -> AsyncPaginator[Deployment]:
+        """Deployments, newest first; archived ones only with ``include_archived=True``.
+
+        ``created_after`` / ``created_before`` map to the ``created_at[gte]`` /
+        ``created_at[lte]`` filters. Iterate with ``async for``; nothing is fetched until
+        then.
+        """
+        query = (
+            ListParams(limit=limit, after_id=after_id, before_id=before_id, kind="deployment")
+            .choice("status", status, DEPLOYMENT_STATUSES)
+            .flag("include_archived", include_archived)
+            .ident("agent_id", agent_id, "agent")
+            .timestamp("created_at[gte]", created_after)
+            .timestamp("created_at[lte]", created_before)
+        )
+        url = self._ctx.url("deployments")
+        return paginate(self._ctx, url, query, _structure_deployment_page)
+
+    def bulk_archive(
+        self,
+        ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
+        *,
+        concurrency: int = 32,
+        min_concurrency: int = 1,
+        rate_limit: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_outcome: Callable[[ItemOutcome], object] | None = None,
+    ) -> BulkJob:
+        """Archive many deployments: ``report = await client.deployments.bulk_archive(ids)``.
+
+        Args:
+            ids: Ids or deployments, as a list or an async iterable (e.g. ``list()``),
+                read lazily; duplicates are archived once.
+            concurrency: Most calls in flight; lowered automatically under throttling.
+            min_concurrency: The floor the adaptive limit never goes below.
+            rate_limit: Most calls started per second (the API suggests 20 for writes).
+            retry: Retry policy for each call (default: ``bulk.BULK_RETRY``).
+            on_outcome: Called with each id's ``ItemOutcome`` as it finishes.
+
+        Returns:
+            A ``BulkJob``: await it for the ``BulkReport``, or ``async for`` its outcomes.
+            Each id ends ``archived``, ``already_archived``, ``not_found`` or ``failed``.
+        """
+        return self._bulk(
+            "archive",
+            Outcome.ARCHIVED,
+            Outcome.ALREADY_ARCHIVED,
+            _is_archived,
+            ids,
+            concurrency=concurrency,
+            min_concurrency=min_concurrency,
+            rate_limit=rate_limit,
+            retry=retry,
+            on_outcome=on_outcome,
+        )
+
+    def bulk_pause(
+        self,
+        ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
+        *,
+        concurrency: int = 32,
+        min_concurrency: int = 1,
+        rate_limit: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_outcome: Callable[[ItemOutcome], object] | None = None,
+    ) -> BulkJob:
+        """Pause many deployments; outcomes ``paused`` / ``already_paused`` / ... .
+
+        Same arguments and guarantees as ``bulk_archive``.
+        """
+        return self._bulk(
+            "pause",
+            Outcome.PAUSED,
+            Outcome.ALREADY_PAUSED,
+            _is_paused,
+            ids,
+            concurrency=concurrency,
+            min_concurrency=min_concurrency,
+            rate_limit=rate_limit,
+            retry=retry,
+            on_outcome=on_outcome,
+        )
+
+    def bulk_unpause(
+        self,
+        ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
+        *,
+        concurrency: int = 32,
+        min_concurrency: int = 1,
+        rate_limit: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_outcome: Callable[[ItemOutcome], object] | None = None,
+    ) -> BulkJob:
+        """Unpause many deployments; outcomes ``unpaused`` / ``already_active`` / ... .
+
+        Same arguments and guarantees as ``bulk_archive``.
+        """
+        return self._bulk(
+            "unpause",
+            Outcome.UNPAUSED,
+            Outcome.ALREADY_ACTIVE,
+            _is_active,
+            ids,
+            concurrency=concurrency,
+            min_concurrency=min_concurrency,
+            rate_limit=rate_limit,
+            retry=retry,
+            on_outcome=on_outcome,
+        )
+
+    def _bulk(
+        self,
+        action: str,
+        done: Outcome,
+        already: Outcome,
+        reached: Callable[[Deployment], bool],
+        ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
+        **options: Any,
+    ) -> BulkJob:
+        operation = BulkOperation(
+            action=action,
+            call=getattr(self, action),
+            fetch=self.get,
+            reached=reached,
+            done=done,
+            already=already,
+        )
+        return BulkJob(operation, ids, **options)
+
+
+def _is_archived(deployment: Deployment) -> bool:
+    return deployment.is_archived
+
+
+def _is_paused(deployment: Deployment) -> bool:
+    return not deployment.is_archived and deployment.status == "paused"
+
+
+def _is_active(deployment: Deployment) -> bool:
+    return not deployment.is_archived and deployment.status == "active"

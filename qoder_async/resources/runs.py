@@ -1,0 +1,99 @@
+"""Deployment runs: per deployment (``client.deployments.runs``) and global
+(``client.deployment_runs``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from qoder_async import _serde, _validation
+from qoder_async.models import DeploymentRun, Page
+from qoder_async.pagination import AsyncPaginator
+from qoder_async.resources._base import ResourceContext
+from qoder_async.resources._params import ListParams, paginate
+
+__all__ = ["DeploymentRunsAPI", "RunsAPI"]
+
+RUN_STATUSES = frozenset({"pending", "running", "completed", "failed", "skipped"})
+TRIGGER_TYPES = frozenset({"manual", "schedule", "retry"})
+
+
+def _structure_run_page(data: Any) -> Page[DeploymentRun]:
+    return _serde.structure_page(data, DeploymentRun)
+
+
+class RunsAPI:
+    """Runs of one deployment: ``GET /deployments/{id}/runs[/{run_id}]``."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: ResourceContext) -> None:
+        self._ctx = ctx
+
+    def list(
+        self,
+        deployment_id: str,
+        *,
+        status: str | None = None,
+        triggered_after: datetime | str | None = None,
+        triggered_before: datetime | str | None = None,
+        limit: int | None = None,
+        after_id: str | None = None,
+        before_id: str | None = None,
+    ) -> AsyncPaginator[DeploymentRun]:
+        """Runs of a deployment, newest first by ``triggered_at``."""
+        dep = _validation.deployment_id(deployment_id)
+        query = (
+            ListParams(limit=limit, after_id=after_id, before_id=before_id, kind="run")
+            .choice("status", status, RUN_STATUSES)
+            .timestamp("triggered_after", triggered_after)
+            .timestamp("triggered_before", triggered_before)
+        )
+        url = self._ctx.url("deployments", dep, "runs")
+        return paginate(self._ctx, url, query, _structure_run_page)
+
+    async def get(self, deployment_id: str, run_id: str) -> DeploymentRun:
+        """One run of one deployment (404 if it belongs to another deployment)."""
+        url = self._ctx.url(
+            "deployments",
+            _validation.deployment_id(deployment_id),
+            "runs",
+            _validation.run_id(run_id),
+        )
+        return await self._ctx.call("GET", url, _serde.structure_run)
+
+
+class DeploymentRunsAPI:
+    """Runs across every deployment: ``GET /deployment_runs[/{run_id}]``."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: ResourceContext) -> None:
+        self._ctx = ctx
+
+    def list(
+        self,
+        *,
+        deployment_id: str | None = None,
+        status: str | None = None,
+        trigger_type: str | None = None,
+        has_error: bool | None = None,
+        limit: int | None = None,
+        after_id: str | None = None,
+        before_id: str | None = None,
+    ) -> AsyncPaginator[DeploymentRun]:
+        """Every run of the caller, newest first, with the documented filters."""
+        query = (
+            ListParams(limit=limit, after_id=after_id, before_id=before_id, kind="run")
+            .ident("deployment_id", deployment_id, "deployment")
+            .choice("status", status, RUN_STATUSES)
+            .choice("trigger_type", trigger_type, TRIGGER_TYPES)
+            .flag("has_error", has_error)
+        )
+        url = self._ctx.url("deployment_runs")
+        return paginate(self._ctx, url, query, _structure_run_page)
+
+    async def get(self, run_id: str) -> DeploymentRun:
+        """One run by id."""
+        url = self._ctx.url("deployment_runs", _validation.run_id(run_id))
+        return await self._ctx.call("GET", url, _serde.structure_run)

@@ -1,0 +1,305 @@
+"""The retry middleware, on tenacity (the only module that imports it).
+
+What is retried, and nothing else:
+
+* connection errors that happened before the request was sent (always safe);
+* connection errors and timeouts after it may have been sent, 408, and 5xx other than
+  501/505 -- only when the request is idempotent: a GET, or a write carrying an
+  ``Idempotency-Key`` (which the SDK mints once per call, above this layer, so every
+  attempt repeats the same key and the API replays instead of re-applying);
+* 429, which the gateway answers before the API sees the request.
+
+Every call is bounded by ``max_attempts`` *and* a total ``deadline`` (backoff sleeps
+included). Sleeps use exponential backoff with full jitter, or the server's
+``Retry-After`` / ``retry-after-ms`` when it sent one; a ``Retry-After`` longer than
+``max_retry_after`` (or than the time left) ends the retries and surfaces the error,
+whose ``retry_after`` says how long the server asked for. ``CancelledError`` is never
+retried or swallowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import tenacity
+
+from qoder_async._messages import Request, Response
+from qoder_async.config import RetryPolicy
+from qoder_async.errors import APIConnectionError, APIStatusError, APITimeoutError
+from qoder_async.middleware import IDEMPOTENCY_HEADER, Handler
+
+__all__ = [
+    "AttemptObserver",
+    "RetryMiddleware",
+    "Sleep",
+    "attempt_observer",
+    "is_idempotent",
+    "is_retryable",
+    "policy_override",
+]
+
+logger = logging.getLogger("qoder_async")
+
+AttemptObserver = Callable[[int, "BaseException | None"], None]
+"""Told of every attempt's end: its number and its error (``None`` on success)."""
+
+attempt_observer: contextvars.ContextVar[AttemptObserver | None] = contextvars.ContextVar(
+    "qoder_async_attempt_observer", default=None
+)
+"""Set in a task to watch each attempt of the calls that task makes (bulk operations use
+it to count attempts and to notice throttling even when a retry then succeeds)."""
+
+policy_override: contextvars.ContextVar[RetryPolicy | None] = contextvars.ContextVar(
+    "qoder_async_retry_policy_override", default=None
+)
+"""Set in a task to give the calls that task makes another retry policy (bulk operations
+use a more persistent one than a single interactive call)."""
+
+Sleep = Callable[[float], Awaitable[None]]
+"""An async sleep; tests inject one that records instead of waiting."""
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_NEVER_RETRIED_5XX = frozenset({501, 505})
+
+
+def is_idempotent(request: Request) -> bool:
+    """Whether sending ``request`` twice cannot apply a change twice."""
+    if request.method in _SAFE_METHODS:
+        return True
+    return bool(request.header(IDEMPOTENCY_HEADER) or request.header("X-Idempotency-Key"))
+
+
+def is_retryable(request: Request, error: BaseException) -> bool:
+    """Whether ``error`` from sending ``request`` may be retried (see the module doc)."""
+    if isinstance(error, APIConnectionError):
+        return not error.maybe_sent or is_idempotent(request)
+    if isinstance(error, APIStatusError):
+        status = error.status
+        if status == 429:
+            return True
+        if status == 408 or (status >= 500 and status not in _NEVER_RETRIED_5XX):
+            return is_idempotent(request)
+    return False
+
+
+class RetryMiddleware:
+    """Retries one logical call according to a ``RetryPolicy``.
+
+    Args:
+        policy: Attempts, deadline, backoff and ``Retry-After`` cap.
+        attempt_timeout: Seconds one attempt may take (``None``: only the deadline).
+        sleep: The sleep to use between attempts (injectable for tests).
+        rng: Source of jitter (injectable for reproducible tests).
+    """
+
+    __slots__ = ("_attempt_timeout", "_policy", "_rng", "_sleep")
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        attempt_timeout: float | None = None,
+        sleep: Sleep | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._policy = policy
+        self._attempt_timeout = attempt_timeout
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._rng = rng or random.Random()
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The policy in force."""
+        return self._policy
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        """Run the call, retrying failed attempts while the policy allows."""
+        started = time.monotonic()
+        policy = policy_override.get() or self._policy
+        # The first attempt runs outside tenacity: nearly every call succeeds at once,
+        # and building the retry state machine only when needed keeps the hot path lean.
+        try:
+            return await self._attempt(policy, request, call_next, 0.0, 1)
+        except Exception as error:
+            if policy.max_attempts == 1 or not is_retryable(request, error):
+                raise
+            first_error = error
+        return await self._retry(policy, request, call_next, started, first_error)
+
+    async def _retry(
+        self,
+        policy: RetryPolicy,
+        request: Request,
+        call_next: Handler,
+        started: float,
+        first_error: Exception,
+    ) -> Response:
+        # The deadline counts time spent in attempts plus the backoff the policy asked
+        # for; with the real sleep that is wall time, with an injected sleep it stays
+        # consistent (tests never wait, yet still see the deadline enforced).
+        slept_for_real = 0.0
+        asked_to_sleep = 0.0
+
+        async def sleep(seconds: float) -> None:
+            nonlocal slept_for_real, asked_to_sleep
+            asked_to_sleep += seconds
+            begun = time.monotonic()
+            await self._sleep(seconds)
+            slept_for_real += time.monotonic() - begun
+
+        def elapsed() -> float:
+            return time.monotonic() - started - slept_for_real + asked_to_sleep
+
+        def should_retry(state: tenacity.RetryCallState) -> bool:
+            outcome = state.outcome
+            assert outcome is not None
+            error = outcome.exception()
+            return error is not None and is_retryable(request, error)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            retry_after = _retry_after(state)
+            if retry_after is not None:
+                return retry_after
+            ceiling = min(
+                policy.max_backoff, policy.initial_backoff * 2 ** (state.attempt_number - 1)
+            )
+            return self._rng.uniform(0.0, ceiling) if policy.jitter else ceiling
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= policy.max_attempts:
+                return True
+            retry_after = _retry_after(state)
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                return True
+            if policy.deadline is None:
+                return False
+            return elapsed() + state.upcoming_sleep >= policy.deadline
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            assert state.outcome is not None
+            logger.info(
+                "retrying %s %s in %.3fs after attempt %d: %s",
+                request.method,
+                _path_of(request),
+                state.upcoming_sleep,
+                state.attempt_number,
+                _describe(state.outcome.exception()),
+            )
+
+        retrying = tenacity.AsyncRetrying(
+            retry=should_retry,
+            wait=wait,
+            stop=stop,
+            sleep=sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                if number == 1:
+                    raise first_error  # replays the attempt made before tenacity
+                return await self._attempt(policy, request, call_next, elapsed(), number)
+        raise AssertionError("unreachable: tenacity either returns or reraises")
+
+    async def _attempt(
+        self,
+        policy: RetryPolicy,
+        request: Request,
+        call_next: Handler,
+        elapsed: float,
+        number: int,
+    ) -> Response:
+        begun = time.monotonic()
+        limit = self._attempt_timeout
+        deadline = policy.deadline
+        if deadline is not None:
+            remaining = deadline - elapsed
+            if remaining <= 0:
+                raise APITimeoutError(
+                    f"the call's {deadline}s deadline passed before attempt {number}",
+                    request=request,
+                    maybe_sent=False,
+                )
+            limit = remaining if limit is None else min(limit, remaining)
+        try:
+            if limit is None:
+                response = await call_next(request)
+            else:
+                try:
+                    async with asyncio.timeout(limit):
+                        response = await call_next(request)
+                except TimeoutError as exc:
+                    raise APITimeoutError(
+                        f"{request.method} {_path_of(request)} timed out after {limit:.3g}s "
+                        f"(attempt {number})",
+                        request=request,
+                        maybe_sent=True,
+                    ) from exc
+        except Exception as error:
+            if logger.isEnabledFor(logging.DEBUG):
+                _log_attempt(request, number, begun, error=error)
+            observer = attempt_observer.get()
+            if observer is not None:
+                observer(number, error)
+            raise
+        if logger.isEnabledFor(logging.DEBUG):
+            _log_attempt(request, number, begun, response=response)
+        observer = attempt_observer.get()
+        if observer is not None:
+            observer(number, None)
+        return response
+
+
+def _retry_after(state: tenacity.RetryCallState) -> float | None:
+    assert state.outcome is not None
+    return getattr(state.outcome.exception(), "retry_after", None)
+
+
+def _path_of(request: Request) -> str:
+    _, _, rest = request.url.partition("://")
+    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, APIStatusError):
+        return f"HTTP {error.status}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _log_attempt(
+    request: Request,
+    number: int,
+    begun: float,
+    *,
+    response: Response | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if response is not None:
+        status: object = response.status
+        request_id = response.header("x-request-id") or response.header("request-id")
+    else:
+        status = getattr(error, "status", None) or type(error).__name__
+        request_id = getattr(error, "request_id", None)
+    logger.debug(
+        "%s %s status=%s attempt=%d elapsed_ms=%.1f request_id=%s idempotency_key=%s",
+        request.method,
+        _path_of(request),
+        status,
+        number,
+        (time.monotonic() - begun) * 1000.0,
+        request_id,
+        request.header(IDEMPOTENCY_HEADER),
+        extra={
+            "qoder_method": request.method,
+            "qoder_path": _path_of(request),
+            "qoder_status": status,
+            "qoder_attempt": number,
+            "qoder_request_id": request_id,
+        },
+    )

@@ -1,0 +1,295 @@
+"""Transports: the one place that talks to the network.
+
+A transport has one verb, ``send(Request) -> Response``, plus ``aclose()``. It returns
+every HTTP status as a ``Response`` and raises only ``APIConnectionError`` /
+``APITimeoutError``, split into *not sent* (the connection never opened: always safe to
+retry) and *maybe sent* (it broke after the request was written). All API knowledge lives
+above it, so the same middleware chain runs over aiohttp, aioresponses and ``MockTransport``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import os
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import aiohttp
+
+from qoder_async._messages import Request, Response
+from qoder_async.config import Limits, Timeouts
+from qoder_async.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    QoderError,
+    ResponseDecodeError,
+    request_id_of,
+)
+
+__all__ = ["AiohttpTransport", "MockTransport", "Transport"]
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What the client needs from a transport."""
+
+    async def send(self, request: Request) -> Response:
+        """Send one request and return its response, whatever the status."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; safe to call twice."""
+        ...
+
+
+class AiohttpTransport:
+    """The default transport, on an ``aiohttp.ClientSession``.
+
+    The session is created lazily inside the running loop on first use (so the transport
+    can be built outside any loop) and is closed by ``aclose`` only when this transport
+    created it; a session passed in is borrowed and left open.
+
+    Args:
+        session: A session to borrow instead of creating one.
+        timeouts: Per-attempt connect / read / total timeouts of an owned session.
+        limits: Pool size and the response size cap.
+        ssl_context: A custom ``ssl.SSLContext``; certificate verification stays on
+            unless the context says otherwise.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts | None = None,
+        limits: Limits | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._timeouts = timeouts or Timeouts()
+        self._limits = limits or Limits()
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._max_bytes = self._limits.max_response_bytes
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = os.getpid()
+        self._closed = False
+
+    @property
+    def session_created(self) -> bool:
+        """Whether an owned session exists (and so needs ``aclose``)."""
+        return self._owns_session and self._session is not None and not self._session.closed
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        limits, timeouts = self._limits, self._timeouts
+        connector = aiohttp.TCPConnector(
+            limit=limits.max_connections,
+            limit_per_host=limits.max_connections_per_host,
+            keepalive_timeout=limits.keepalive_timeout,
+            ssl=self._ssl,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+            ),
+            # A session-level cookie jar would leak state between unrelated calls.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=True,
+            trust_env=False,
+        )
+
+    def _session_for_this_loop(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise QoderError("this transport is closed; create a new client")
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is not None and self._loop is loop and self._pid == os.getpid():
+            return session
+        if not self._owns_session:
+            assert session is not None
+            if self._pid != os.getpid():
+                raise QoderError("a borrowed aiohttp session cannot be used after fork()")
+            session_loop = getattr(session, "_loop", loop)
+            if session_loop is not loop:
+                raise QoderError(
+                    "the aiohttp session passed to this client belongs to another event loop"
+                )
+            self._loop = loop
+            return session
+        if session is not None:
+            if self._pid == os.getpid() and self._loop is not None and not self._loop.is_closed():
+                raise QoderError(
+                    "this client is bound to another, still running event loop; "
+                    "create one client per event loop"
+                )
+            # The old loop is gone (asyncio.run() ended) or we are in a forked child:
+            # its connections cannot be used or awaited any more, so drop them quietly
+            # and start over on this loop.
+            _abandon(session)
+        self._session = self._new_session()
+        self._loop = loop
+        self._pid = os.getpid()
+        return self._session
+
+    async def send(self, request: Request) -> Response:
+        """Send ``request`` and read the whole (size-capped) body."""
+        session = self._session_for_this_loop()
+        timeout = session.timeout
+        if request.timeout is not None:
+            timeout = aiohttp.ClientTimeout(
+                total=request.timeout,
+                sock_connect=timeout.sock_connect,
+                sock_read=timeout.sock_read,
+            )
+        started = time.monotonic()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                params=request.params,
+                data=request.content,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as resp:
+                content = await self._read_capped(resp)
+                return Response(
+                    status=resp.status,
+                    headers=resp.headers,
+                    content=content,
+                    request=request,
+                    elapsed=time.monotonic() - started,
+                )
+        except (ResponseDecodeError, QoderError):
+            raise
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise APITimeoutError(
+                f"timed out connecting to {_origin(request)}", request=request, maybe_sent=False
+            ) from exc
+        except TimeoutError as exc:
+            raise APITimeoutError(
+                f"timed out waiting for {request.method} {_path(request)}",
+                request=request,
+                maybe_sent=True,
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(
+                f"could not connect to {_origin(request)}: {exc.os_error or exc}",
+                request=request,
+                maybe_sent=False,
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise APIConnectionError(
+                f"connection failed during {request.method} {_path(request)}: "
+                f"{type(exc).__name__}: {exc}",
+                request=request,
+                maybe_sent=True,
+            ) from exc
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+        cap = self._max_bytes
+        length = resp.content_length
+        if length is not None and length <= cap:
+            return await resp.read()
+        if length is not None:
+            self._too_large(resp)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > cap:
+                self._too_large(resp)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, resp: aiohttp.ClientResponse) -> None:
+        resp.close()
+        raise ResponseDecodeError(
+            f"response body exceeds the {self._max_bytes}-byte cap",
+            status=resp.status,
+            request_id=request_id_of(resp.headers),
+        )
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it. Idempotent."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is None or not self._owns_session or session.closed:
+            return
+        if self._pid != os.getpid() or self._loop is not asyncio.get_running_loop():
+            _abandon(session)
+            return
+        await session.close()
+
+
+def _abandon(session: aiohttp.ClientSession) -> None:
+    """Forget a session whose event loop is gone, without awaiting anything on it."""
+    connector = session.connector
+    session.detach()  # marks it closed, so no "Unclosed client session" warning
+    if connector is None:
+        return
+    # ``_close`` is the only synchronous way to drop the pool; the dead loop may refuse
+    # its callbacks, in which case the sockets go with the garbage collector.
+    with contextlib.suppress(RuntimeError):
+        connector._close()
+
+
+def _origin(request: Request) -> str:
+    scheme, _, rest = request.url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _path(request: Request) -> str:
+    _, _, rest = request.url.partition("://")
+    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
+MockHandler = Callable[[Request], Response | Awaitable[Response]]
+
+
+class MockTransport:
+    """A transport that answers from a function, for unit tests with no network.
+
+    The handler receives each ``Request`` and returns a ``Response`` (or awaits one); it
+    may raise ``APIConnectionError`` to simulate a network failure. Every request is
+    recorded in ``requests``.
+    """
+
+    def __init__(self, handler: MockHandler) -> None:
+        self._handler = handler
+        self.requests: list[Request] = []
+        self.closed = False
+
+    async def send(self, request: Request) -> Response:
+        """Record the request and answer it with the handler."""
+        self.requests.append(request)
+        result = self._handler(request)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def aclose(self) -> None:
+        """Mark the transport closed."""
+        self.closed = True
+
+    @staticmethod
+    def respond(
+        request: Request,
+        status: int = 200,
+        *,
+        json_body: Any = None,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Build a response to ``request``; ``json_body`` is encoded as JSON."""
+        all_headers = dict(headers or {})
+        if json_body is not None:
+            content = json.dumps(json_body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        return Response(status=status, headers=all_headers, content=content, request=request)

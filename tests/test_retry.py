@@ -1,0 +1,272 @@
+"""Retry decisions, each rule on its own, through the real chain over MockTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+
+import pytest
+
+from qoder_async._messages import Request, Response
+from qoder_async.config import RetryPolicy
+from qoder_async.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    BadRequestError,
+    ConflictError,
+    FeatureNotAvailableError,
+    InternalServerError,
+    NotFoundError,
+    RateLimitError,
+)
+from qoder_async.middleware import build_chain, decode_errors
+from qoder_async.retry import RetryMiddleware
+from qoder_async.transport import MockTransport
+from tests.chain_helpers import TOKEN, get, make_chain, post, scripted
+
+NOT_SENT = APIConnectionError("connect refused", maybe_sent=False)
+MAYBE_SENT = APIConnectionError("reset by peer", maybe_sent=True)
+
+
+async def test_same_idempotency_key_on_every_attempt() -> None:
+    chain, transport, _ = make_chain(scripted(503, MAYBE_SENT, 500, 200))
+    response = await chain(post())
+    assert response.status == 200
+    keys = [r.header("Idempotency-Key") for r in transport.requests]
+    assert len(keys) == 4
+    assert keys[0]
+    assert len(set(keys)) == 1
+
+
+async def test_each_call_gets_its_own_key() -> None:
+    chain, transport, _ = make_chain(scripted(200))
+    await chain(post())
+    await chain(post())
+    first, second = (r.header("Idempotency-Key") for r in transport.requests)
+    assert first != second
+
+
+async def test_caller_key_is_kept() -> None:
+    chain, transport, _ = make_chain(scripted(503, 200))
+    await chain(post().with_headers({"Idempotency-Key": "mine-1"}))
+    assert [r.header("Idempotency-Key") for r in transport.requests] == ["mine-1", "mine-1"]
+
+
+async def test_auth_header_on_every_attempt() -> None:
+    chain, transport, _ = make_chain(scripted(429, 502, 200))
+    await chain(get())
+    assert [r.header("authorization") for r in transport.requests] == [f"Bearer {TOKEN}"] * 3
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+async def test_retryable_statuses_are_retried(status: int) -> None:
+    chain, transport, sleeps = make_chain(scripted(status, 200))
+    assert (await chain(post())).status == 200
+    assert len(transport.requests) == 2
+    assert len(sleeps.delays) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (501, FeatureNotAvailableError),
+        (505, InternalServerError),
+    ],
+)
+async def test_never_retried_statuses(status: int, cls: type[Exception]) -> None:
+    chain, transport, sleeps = make_chain(scripted(status, 200))
+    with pytest.raises(cls):
+        await chain(post())
+    assert len(transport.requests) == 1
+    assert sleeps.delays == []
+
+
+async def test_not_sent_connection_error_is_retried_even_without_key() -> None:
+    chain, transport, _ = make_chain(scripted(NOT_SENT, 200), keys=False)
+    assert (await chain(post())).status == 200
+    assert len(transport.requests) == 2
+
+
+async def test_maybe_sent_write_without_key_is_not_retried() -> None:
+    chain, transport, _ = make_chain(scripted(MAYBE_SENT, 200), keys=False)
+    with pytest.raises(APIConnectionError):
+        await chain(post())
+    assert len(transport.requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503, 408])
+async def test_5xx_on_write_without_key_is_not_retried(status: int) -> None:
+    chain, transport, _ = make_chain(scripted(status, 200), keys=False)
+    with pytest.raises(Exception) as info:
+        await chain(post())
+    assert getattr(info.value, "status", None) == status
+    assert len(transport.requests) == 1
+
+
+async def test_429_on_write_without_key_is_retried() -> None:
+    chain, transport, _ = make_chain(scripted(429, 200), keys=False)
+    assert (await chain(post())).status == 200
+    assert len(transport.requests) == 2
+
+
+async def test_maybe_sent_get_is_retried() -> None:
+    chain, transport, _ = make_chain(scripted(MAYBE_SENT, 200), keys=False)
+    assert (await chain(get())).status == 200
+    assert len(transport.requests) == 2
+
+
+async def test_attempts_are_bounded_and_last_error_surfaces() -> None:
+    chain, transport, sleeps = make_chain(
+        scripted(503), policy=RetryPolicy(max_attempts=3, jitter=False)
+    )
+    with pytest.raises(InternalServerError):
+        await chain(get())
+    assert len(transport.requests) == 3
+    assert sleeps.delays == [0.25, 0.5]
+
+
+async def test_exponential_backoff_is_capped() -> None:
+    policy = RetryPolicy(max_attempts=6, initial_backoff=1.0, max_backoff=3.0, jitter=False)
+    chain, _, sleeps = make_chain(scripted(503), policy=policy)
+    with pytest.raises(InternalServerError):
+        await chain(get())
+    assert sleeps.delays == [1.0, 2.0, 3.0, 3.0, 3.0]
+
+
+async def test_full_jitter_stays_under_the_backoff() -> None:
+    policy = RetryPolicy(max_attempts=8, initial_backoff=1.0, max_backoff=4.0, jitter=True)
+    chain, _, sleeps = make_chain(scripted(503), policy=policy)
+    with pytest.raises(InternalServerError):
+        await chain(get())
+    ceilings = [1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+    assert all(0.0 <= d <= c for d, c in zip(sleeps.delays, ceilings, strict=True))
+    assert len(set(sleeps.delays)) > 1
+
+
+def _with_headers(status: int, **headers: str) -> Response:
+    return Response(status=status, headers=headers, content=b"", request=get())
+
+
+async def test_retry_after_seconds_is_honoured() -> None:
+    chain, _, sleeps = make_chain(scripted(_with_headers(429, **{"Retry-After": "3"}), 200))
+    await chain(get())
+    assert sleeps.delays == [3.0]
+
+
+async def test_retry_after_ms_is_honoured() -> None:
+    chain, _, sleeps = make_chain(scripted(_with_headers(503, **{"retry-after-ms": "1500"}), 200))
+    await chain(get())
+    assert sleeps.delays == [1.5]
+
+
+async def test_retry_after_http_date_is_honoured() -> None:
+    when = email.utils.formatdate(time.time() + 5, usegmt=True)
+    chain, _, sleeps = make_chain(scripted(_with_headers(429, **{"Retry-After": when}), 200))
+    await chain(get())
+    assert 3.5 <= sleeps.delays[0] <= 5.0
+
+
+async def test_retry_after_beyond_cap_surfaces_error_with_retry_after() -> None:
+    policy = RetryPolicy(max_retry_after=10.0, jitter=False)
+    chain, transport, sleeps = make_chain(
+        scripted(_with_headers(429, **{"Retry-After": "600"}), 200), policy=policy
+    )
+    with pytest.raises(RateLimitError) as info:
+        await chain(get())
+    assert info.value.retry_after == 600.0
+    assert len(transport.requests) == 1
+    assert sleeps.delays == []
+
+
+async def test_deadline_bounds_the_backoff_schedule() -> None:
+    policy = RetryPolicy(max_attempts=50, deadline=5.0, initial_backoff=2.0, jitter=False)
+    chain, transport, sleeps = make_chain(scripted(503), policy=policy)
+    with pytest.raises(InternalServerError):
+        await chain(get())
+    # 2 s then 4 s would cross the 5 s deadline, so only the first sleep happens.
+    assert sleeps.delays == [2.0]
+    assert len(transport.requests) == 2
+
+
+async def test_deadline_cuts_a_slow_attempt_on_time() -> None:
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(10)
+        return MockTransport.respond(request, 200)
+
+    chain, _, _ = make_chain(slow, policy=RetryPolicy(deadline=0.2, jitter=False))
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        await chain(get())
+    assert time.monotonic() - started < 1.0
+
+
+async def test_attempt_timeout_then_retry_succeeds() -> None:
+    calls = 0
+
+    async def first_slow(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(10)
+        return MockTransport.respond(request, 200)
+
+    chain, _, sleeps = make_chain(first_slow, attempt_timeout=0.05)
+    assert (await chain(post())).status == 200
+    assert calls == 2
+    assert len(sleeps.delays) == 1
+
+
+async def test_cancellation_is_never_retried_or_swallowed() -> None:
+    started = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        started.set()
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    chain, transport, sleeps = make_chain(hang)
+    task = asyncio.ensure_future(chain(get()))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(transport.requests) == 1
+    assert sleeps.delays == []
+
+
+async def test_cancellation_during_backoff_propagates() -> None:
+    _chain, transport, _ = make_chain(scripted(503))
+    blocked = asyncio.Event()
+
+    async def blocking_sleep(seconds: float) -> None:
+        blocked.set()
+        await asyncio.sleep(60)
+
+    real = build_chain(
+        [RetryMiddleware(RetryPolicy(jitter=False), sleep=blocking_sleep), decode_errors],
+        transport.send,
+    )
+    task = asyncio.ensure_future(real(get()))
+    await blocked.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(transport.requests) == 1
+
+
+async def test_disabled_policy_makes_one_attempt() -> None:
+    chain, transport, _ = make_chain(scripted(503, 200), policy=RetryPolicy.disabled())
+    with pytest.raises(InternalServerError):
+        await chain(get())
+    assert len(transport.requests) == 1
+
+
+def test_policy_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="deadline"):
+        RetryPolicy(deadline=-1)
