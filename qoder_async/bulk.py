@@ -34,12 +34,12 @@ from qoder_async import _validation
 from qoder_async.config import RetryPolicy
 from qoder_async.errors import (
     APIConnectionError,
-    APIStatusError,
     ConflictError,
     InternalServerError,
     NotFoundError,
     QoderError,
     RateLimitError,
+    ResponseDecodeError,
 )
 from qoder_async.models import Deployment
 from qoder_async.retry import attempt_observer, policy_override
@@ -254,7 +254,14 @@ def _is_throttle(error: BaseException | None) -> bool:
     return isinstance(error, APIConnectionError)
 
 
-_AMBIGUOUS = (APIConnectionError, APIStatusError, QoderError)
+_ROUNDS = 5
+"""Logical calls per id at most: the first, then fresh ones after transient failures."""
+
+
+def _transient(error: QoderError) -> bool:
+    if isinstance(error, APIConnectionError | RateLimitError | ResponseDecodeError):
+        return True
+    return isinstance(error, InternalServerError) and error.status != 505
 
 
 class BulkJob:
@@ -417,15 +424,26 @@ class BulkJob:
         operation = self._operation
         started = time.monotonic()
         error: BaseException | None = None
-        try:
-            await operation.call(deployment_id)
-            outcome = operation.done
-        except NotFoundError as exc:
-            outcome, error = Outcome.NOT_FOUND, exc
-        except ConflictError as exc:
-            outcome, error = await self._settle(deployment_id, exc, if_reached=operation.already)
-        except _AMBIGUOUS as exc:
-            outcome, error = await self._settle(deployment_id, exc, if_reached=operation.done)
+        for _ in range(_ROUNDS):
+            try:
+                await operation.call(deployment_id)
+                outcome, error = operation.done, None
+                break
+            except NotFoundError as exc:
+                outcome, error = Outcome.NOT_FOUND, exc
+                break
+            except ConflictError as exc:
+                outcome, error = await self._settle(
+                    deployment_id, exc, if_reached=operation.already
+                )
+                break
+            except QoderError as exc:
+                outcome, error = await self._settle(deployment_id, exc, if_reached=operation.done)
+                if outcome is not Outcome.FAILED or not _transient(exc):
+                    break
+                # The call's own retries are spent and the GET says the change has not
+                # landed. Another call (with a new key) cannot apply it twice: the API
+                # answers a second archive/pause/unpause with 409, which settles above.
         self._record(
             ItemOutcome(
                 id=deployment_id,

@@ -5,6 +5,7 @@ Fixtures:
 * ``qoder_fake_server`` — a started :class:`~qoder_async.testing.FakeQoderServer`
   (function scope), closed after the test. Override ``qoder_fake_server_options`` to pass
   constructor arguments (tokens, faults, latency, ...).
+* ``qoder_client`` — a ``QoderClient`` bound to that server, closed after the test.
 
 The plugin is loaded into *every* pytest run of anyone who has this package installed,
 so it must cost nothing and break nothing: aiohttp and the server are imported only when
@@ -22,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from qoder_async.client import QoderClient
     from qoder_async.testing.server import FakeQoderServer
 
-__all__ = ["qoder_fake_server", "qoder_fake_server_options"]
+__all__ = ["qoder_client", "qoder_fake_server", "qoder_fake_server_options"]
 
 _HAVE_PYTEST_ASYNCIO = importlib.util.find_spec("pytest_asyncio") is not None
 
@@ -56,9 +58,19 @@ else:
         pytest.skip("the qoder_fake_server fixture needs pytest-asyncio")
 
 
-# ---------------------------------------------------------------------------------------
-# qoder_client fixture: reserved for the SDK client (a QoderClient pointed at
-# ``qoder_fake_server.url`` with ``qoder_fake_server.token``). It belongs here, after the
-# server fixture, and must import ``qoder_async.client.QoderClient`` lazily inside the
-# fixture body for the same reason as above.
-# ---------------------------------------------------------------------------------------
+if _HAVE_PYTEST_ASYNCIO:
+
+    @pytest_asyncio.fixture
+    async def qoder_client(qoder_fake_server: FakeQoderServer) -> AsyncIterator[QoderClient]:
+        """A ``QoderClient`` bound to ``qoder_fake_server`` (its URL and token), closed after."""
+        from qoder_async.client import QoderClient
+
+        async with QoderClient(qoder_fake_server.token, base_url=qoder_fake_server.url) as client:
+            yield client
+
+else:
+
+    @pytest.fixture
+    def qoder_client() -> QoderClient:
+        """Unavailable: needs pytest-asyncio (``pip install pytest-asyncio``)."""
+        pytest.skip("the qoder_client fixture needs pytest-asyncio")
