@@ -41,7 +41,8 @@ class Request:
         """Return a copy with ``extra`` headers added (replacing same-named ones)."""
         merged = dict(self.headers)
         merged.update(extra)
-        return attrs.evolve(self, headers=merged)
+        # Built directly rather than with attrs.evolve: this runs on every write.
+        return Request(self.method, self.url, merged, self.params, self.content, self.timeout)
 
     def with_timeout(self, timeout: float | None) -> Request:
         """Return a copy whose attempt timeout is ``timeout`` seconds."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -16,6 +17,8 @@ __all__ = ["ResourceContext"]
 
 T = TypeVar("T")
 
+_PLAIN = re.compile(r"[A-Za-z0-9_]+")
+
 
 class ResourceContext:
     """The base URL and the composed handler a resource sends through."""
@@ -28,7 +31,11 @@ class ResourceContext:
 
     def url(self, *segments: str) -> str:
         """``base_url`` joined with already-validated path segments, each URL-quoted."""
-        return self.base_url + "".join("/" + quote(segment, safe="") for segment in segments)
+        # Validated ids are plain [a-z0-9_]; quoting is a cheap guard kept for any other.
+        return self.base_url + "".join(
+            "/" + (segment if _PLAIN.fullmatch(segment) else quote(segment, safe=""))
+            for segment in segments
+        )
 
     async def send(
         self,
