@@ -1,0 +1,74 @@
+"""Helpers for the command-line tests: run ``python -m qoder_async`` against a fake server.
+
+The fake server runs in the test's own event loop, so the CLI is started with
+``asyncio.create_subprocess_exec`` and the loop keeps serving while the test waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from qoder_async.testing import FakeQoderServer
+
+__all__ = ["AGENT_B", "UNKNOWN", "Result", "assert_one_error_line", "child_env", "cli"]
+
+AGENT_B = "agent_" + "b" * 32
+UNKNOWN = "dep_" + "f" * 32
+
+
+@dataclass
+class Result:
+    """Exit code and decoded output of one CLI run."""
+
+    code: int
+    out: str
+    err: str
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+
+def child_env(token: str | None) -> dict[str, str]:
+    """The test's environment without any QODER_* variable, plus ``QODER_PAT=token``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QODER_")}
+    if token is not None:
+        env["QODER_PAT"] = token
+    return env
+
+
+async def cli(
+    server: FakeQoderServer,
+    *args: str,
+    stdin: bytes | None = None,
+    token: str | None = "",
+    wait: float = 30.0,
+) -> Result:
+    """Run the CLI against ``server``; ``token=""`` means the server's own token."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "qoder_async",
+        "--base-url",
+        server.url,
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_env(server.token if token == "" else token),
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), wait)
+    assert proc.returncode is not None
+    return Result(proc.returncode, out.decode(), err.decode())
+
+
+def assert_one_error_line(result: Result, expected: str) -> None:
+    """stderr is exactly one line starting with ``expected``, and no traceback."""
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith(expected), result.err
+    assert "Traceback" not in result.err
