@@ -158,7 +158,8 @@ async def bulk_chunk(
         checkpoint = Checkpoint(
             redis, job_id, ttl=config.checkpoint_ttl, interval=config.checkpoint_interval
         )
-        done = {key: value for key, value in (await checkpoint.load()).items() if key in ids}
+        wanted = set(ids)
+        done = {key: value for key, value in (await checkpoint.load()).items() if key in wanted}
     todo = [deployment_id for deployment_id in dict.fromkeys(ids) if deployment_id not in done]
     job = start_bulk(
         client,

@@ -21,9 +21,12 @@ closed *inside* that loop. No session ever outlives its loop (the cause of "Even
 is closed" errors) or leaks into the next task. The price is one connection set-up per
 task, which is small next to a chunk of hundreds of calls; keep chunks that size.
 
-Tasks are registered with ``acks_late`` and ``reject_on_worker_lost``: a worker that
-dies mid-chunk leaves the message to be delivered again, and the re-run is safe because
-every action is idempotent (an id archived by the dead worker ends ``already_archived``).
+Tasks are registered with ``acks_late`` and ``reject_on_worker_lost``, so a chunk whose
+process dies is delivered again: at once when a pool process dies, and after the Redis
+transport's ``visibility_timeout`` (one hour unless set in ``broker_transport_options``;
+keep it above your longest chunk) when the whole worker dies. The re-run is safe
+because every action is idempotent: an id the dead process archived ends
+``already_archived``.
 """
 
 from __future__ import annotations
