@@ -409,11 +409,14 @@ class BulkJob:
                 self.report.throttled += 1
                 now = time.monotonic()
                 self._limit.on_throttle(now)
-                # Pause new launches briefly (or as long as the server asked, capped):
-                # in-flight calls back off on their own inside the retry layer.
+                # When the server says how long to wait, no new call starts before then
+                # (capped). Otherwise the lower concurrency limit is the back-off: a fixed
+                # batch-wide pause per throttled attempt would stall the batch for good
+                # under a steady trickle of faults, and each call backs off on its own.
                 wait = getattr(error, "retry_after", None)
-                pause = min(wait, self._retry.max_retry_after) if wait is not None else 0.05
-                self._pause_until = max(self._pause_until, now + pause)
+                if wait is not None:
+                    pause = min(wait, self._retry.max_retry_after)
+                    self._pause_until = max(self._pause_until, now + pause)
 
         return observe
 

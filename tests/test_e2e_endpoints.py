@@ -202,3 +202,18 @@ async def test_reused_idempotency_key_with_another_body_is_a_conflict(
         with pytest.raises(ConflictError, match="Idempotency key reused"):
             await client.deployments.update(dep, name="two", idempotency_key="k-123")
     assert qoder_fake_server.applied["deployments.update"] == 1
+
+
+async def test_update_schedule_none_makes_it_manual(qoder_fake_server: FakeQoderServer) -> None:
+    (dep,) = qoder_fake_server.seed_deployments(1)
+    async with client_for(qoder_fake_server) as client:
+        assert (await client.deployments.get(dep)).schedule is not None
+        manual = await client.deployments.update(dep, schedule=None)
+        assert manual.schedule is None
+        renamed = await client.deployments.update(dep, name="still-manual")
+        assert renamed.schedule is None
+        rescheduled = await client.deployments.update(
+            dep, schedule=ScheduleSpec(expression="30 9 * * 1-5", timezone="Asia/Shanghai")
+        )
+        assert rescheduled.schedule is not None
+        assert rescheduled.schedule.expression == "30 9 * * 1-5"

@@ -118,8 +118,12 @@ class DeploymentsAPI:
         budget: Mapping[str, Any] | None = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> Deployment:
-        """Change only the fields you pass (merge-patch; a ``None`` metadata value
-        deletes that key; arrays replace; a schedule is always sent whole)."""
+        """Change only the fields you pass.
+
+        Merge-patch semantics: a ``None`` value inside ``metadata`` deletes that key;
+        arrays replace the stored ones; a schedule is always sent whole, and
+        ``schedule=None`` clears it (the deployment becomes manual-only).
+        """
         dep = _validation.deployment_id(deployment_id)
         given = {
             key: value
@@ -138,7 +142,13 @@ class DeploymentsAPI:
             )
             if value is not NOT_GIVEN
         }
-        body = _validation.build_update_body(**given)
+        # ``schedule=None`` turns a cron deployment into a manual-only one: sent as null.
+        clear_schedule = "schedule" in given and given["schedule"] is None
+        if clear_schedule:
+            del given["schedule"]
+        body = _validation.build_update_body(**given) if given or not clear_schedule else {}
+        if clear_schedule:
+            body["schedule"] = None
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments", dep)
         return await self._ctx.call(
