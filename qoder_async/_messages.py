@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from qoder_async._redaction import headers_repr
+
 __all__ = ["Request", "Response"]
 
 
@@ -24,6 +26,7 @@ class Request:
         method: Upper-case HTTP method.
         url: Absolute URL, path already validated and quoted.
         headers: Header names and values; middlewares add to a copy via ``with_headers``.
+            The repr shows the values of ``SENSITIVE_HEADERS`` as ``[redacted]``.
         params: Query parameters, already converted to strings.
         content: The encoded body, or ``None`` for no body.
         timeout: Seconds this attempt may take in total, set by the retry layer from the
@@ -32,7 +35,8 @@ class Request:
 
     method: str
     url: str
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    # The repr masks credentials: requests show up in tracebacks, logs and test output.
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=headers_repr)
     params: Mapping[str, str] | None = None
     content: bytes | None = None
     timeout: float | None = None
@@ -66,14 +70,14 @@ class Response:
 
     Attributes:
         status: HTTP status code.
-        headers: Response headers; lookups are case-insensitive.
+        headers: Response headers; lookups are case-insensitive; the repr masks cookies.
         content: The whole body (bounded by the transport's size cap).
         request: The request this answers (the attempt that produced it).
         elapsed: Seconds from sending to having read the body.
     """
 
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] = attrs.field(repr=headers_repr)
     content: bytes
     request: Request
     elapsed: float = 0.0

@@ -17,7 +17,10 @@ __all__ = ["cron_expression", "schedule_body", "time_zone"]
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits() cannot be shown
+        return "an integer too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -43,7 +46,8 @@ _CRON_SPACE = re.compile(r"[ \t]+")
 
 def _cron_value(token: str, low: int, high: int, names: Mapping[str, int]) -> int | None:
     if token.isascii() and token.isdigit():
-        number = int(token)
+        # Length first: int() refuses thousands of digits with an unrelated ValueError.
+        number = int(token) if len(token) <= 4 else high + 1
         return number if low <= number <= high else None
     return names.get(token.upper())
 
@@ -74,7 +78,7 @@ def cron_expression(value: Any, *, name: str = "schedule.expression") -> str:
                     problem = f"has a value that is not in {low}-{high}"
                 elif first > last:
                     problem = "has a range that ends before it starts"
-                elif step is not None and not 1 <= int(step) <= high:
+                elif step is not None and (len(step) > 4 or not 1 <= int(step) <= high):
                     problem = f"has a step outside 1-{high}"
             if problem is not None:
                 raise ValueError(f"{name}: {label} {_show(item)} {problem}")

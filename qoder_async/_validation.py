@@ -52,7 +52,10 @@ _EVENT_TYPES = ("user.message", "user.define_outcome", "system.message")
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits() cannot be shown
+        return "an integer too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -106,7 +109,7 @@ def page_limit(value: Any, *, name: str = "limit") -> int:
     if type(value) is bool or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {_kind(value)}")
     if not 1 <= value <= MAX_PAGE_LIMIT:
-        raise ValueError(f"{name} must be between 1 and {MAX_PAGE_LIMIT}, got {value}")
+        raise ValueError(f"{name} must be between 1 and {MAX_PAGE_LIMIT}, got {_show(value)}")
     return int(value)
 
 
@@ -160,7 +163,7 @@ def _agent(value: Any) -> str | dict[str, Any]:
     if type(version) is bool or not isinstance(version, int):
         raise TypeError(f"agent.version must be an int, not {_kind(version)}")
     if version < 1:
-        raise ValueError(f"agent.version must be >= 1, got {version}")
+        raise ValueError(f"agent.version must be >= 1, got {_show(version)}")
     return {"id": agent_id(fields["id"], name="agent.id"), "type": "agent", "version": version}
 
 
@@ -215,7 +218,7 @@ def _event(value: Any, name: str) -> dict[str, Any]:
             if type(iterations) is bool or not isinstance(iterations, int):
                 raise TypeError(f"{name}.max_iterations must be an int, not {_kind(iterations)}")
             if iterations < 1:
-                raise ValueError(f"{name}.max_iterations must be >= 1, got {iterations}")
+                raise ValueError(f"{name}.max_iterations must be >= 1, got {_show(iterations)}")
     else:
         body["content"] = _content(body.get("content"), f"{name}.content")
     result: dict[str, Any] = unstructure(body)

@@ -290,7 +290,8 @@ class BulkJob:
         if isinstance(ids, str | bytes):
             raise TypeError("ids must be an iterable of ids, not a single string")
         if not isinstance(ids, AsyncIterable):
-            ids = [_id_of(item) for item in ids]  # a bad id fails here, before any call
+            # A bad id fails here, before any call.
+            ids = [_id_of(item, f"ids[{index}]") for index, item in enumerate(ids)]
         self._operation = operation
         self._source = ids
         self._limit = AdaptiveLimit(concurrency, minimum=min_concurrency)
@@ -348,7 +349,7 @@ class BulkJob:
                     item = await anext(source)
                 except StopAsyncIteration:
                     break
-                deployment_id = _id_of(item)
+                deployment_id = _id_of(item, "ids item")
                 if deployment_id in self._launched:
                     self.report.duplicates += 1
                     continue
@@ -482,10 +483,12 @@ class BulkJob:
             self._queue.put_nowait(item)
 
 
-def _id_of(item: str | Deployment) -> str:
+def _id_of(item: str | Deployment, name: str) -> str:
     if isinstance(item, Deployment):
-        return item.id
-    return _validation.deployment_id(item)
+        # Checked too: a deployment may come from a list whose server sent a bad id,
+        # which must not end up in a URL path.
+        return _validation.deployment_id(item.id, name=f"{name}.id")
+    return _validation.deployment_id(item, name=name)
 
 
 async def _aiter_ids(

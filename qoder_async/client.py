@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import ssl
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -22,6 +23,7 @@ from qoder_async.middleware import (
     decode_errors,
     idempotency_key,
 )
+from qoder_async.observability import configure_logging_from_env
 from qoder_async.resources import DeploymentRunsAPI, DeploymentsAPI
 from qoder_async.resources._base import ResourceContext
 from qoder_async.retry import RetryMiddleware, Sleep
@@ -52,6 +54,15 @@ class QoderClient:
         per_attempt_middleware: Middlewares run on every attempt, after auth.
         headers: Extra headers on every request.
         sleep: The sleep the retry layer uses (inject one in tests).
+        limits: Connection pool limits and the response size cap.
+        allow_insecure_http: Allow ``http://`` to a host that is not loopback.
+        ssl_context: A custom ``ssl.SSLContext`` for the default transport (a private
+            CA, client certificates); certificate verification stays on unless the
+            context itself turns it off.
+
+    ``QODER_LOG=debug|info|warning`` in the environment, read here, logs the
+    ``qoder_async`` logger to stderr when nothing else handles it yet (see
+    ``qoder_async.observability``).
 
     Raises:
         QoderConfigError: No token was given and ``QODER_PAT`` is not set.
@@ -73,7 +84,18 @@ class QoderClient:
         sleep: Sleep | None = None,
         limits: Limits | None = None,
         allow_insecure_http: bool | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        try:
+            self._token = _resolve_token(token)
+        except (TypeError, ValueError) as exc:
+            # Neither this frame nor the inner ones may keep the raw token for a
+            # traceback printed with its locals (pytest --showlocals, error trackers):
+            # re-raise the error without the frames below, and with no token here.
+            del token
+            raise exc.with_traceback(None) from None
+        del token
+        configure_logging_from_env()
         self._config = _merge_config(
             config,
             base_url=base_url,
@@ -83,15 +105,17 @@ class QoderClient:
             limits=limits,
             allow_insecure_http=allow_insecure_http,
         )
-        self._token = _resolve_token(token)
         if transport is None:
             transport = AiohttpTransport(
-                session=session, timeouts=self._config.timeouts, limits=self._config.limits
+                session=session,
+                timeouts=self._config.timeouts,
+                limits=self._config.limits,
+                ssl_context=ssl_context,
             )
             self._owns_transport = True
         else:
-            if session is not None:
-                raise TypeError("pass either transport or session, not both")
+            if session is not None or ssl_context is not None:
+                raise TypeError("pass either transport or session/ssl_context, not both")
             self._owns_transport = False
         self._transport = transport
         self._middleware = tuple(middleware)
@@ -190,7 +214,9 @@ class QoderClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"QoderClient(base_url={self._config.base_url!r})"
+        # getattr: a traceback of a failed __init__ may repr the half-built client.
+        config = getattr(self, "_config", None)
+        return f"QoderClient(base_url={config.base_url if config else None!r})"
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         # Only warn: closing needs the loop the session lives on, which may be gone,

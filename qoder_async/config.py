@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from qoder_async._redaction import headers_repr
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "ClientConfig",
@@ -31,14 +33,13 @@ class SecretToken:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError(f"token must be a str, not {type(value).__name__}")
-        value = value.strip()
-        if not value:
-            raise ValueError("token must not be empty")
-        if any(ch in value for ch in "\r\n\x00"):
-            raise ValueError("token contains a control character")
-        self._value = value
+        problem = _token_problem(value)
+        if problem is None:
+            self._value = value.strip()
+            return
+        # Drop the rejected token from this frame: tracebacks may be shown with locals.
+        del value
+        raise problem
 
     def get_secret_value(self) -> str:
         """The token itself, for the Authorization header only."""
@@ -57,6 +58,17 @@ class SecretToken:
 
     def __reduce__(self) -> Any:
         raise TypeError("a SecretToken cannot be pickled")
+
+
+def _token_problem(value: object) -> Exception | None:
+    if not isinstance(value, str):
+        return TypeError(f"token must be a str, not {type(value).__name__}")
+    value = value.strip()
+    if not value:
+        return ValueError("token must not be empty")
+    if any(ch in value for ch in "\r\n\x00"):
+        return ValueError("token contains a control character")
+    return None
 
 
 def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -141,6 +153,13 @@ def check_base_url(url: str, *, allow_insecure: bool = False) -> str:
         raise ValueError(f"base_url must be an absolute http(s) URL, got {url!r}")
     if parts.query or parts.fragment:
         raise ValueError(f"base_url must not carry a query or fragment, got {url!r}")
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError(f"base_url has an invalid port, got {url!r}") from None
+    if parts.username is not None or parts.password is not None:
+        # Credentials in a URL end up in reprs and logs, and would clash with the token.
+        raise ValueError("base_url must not carry a user name or password")
     if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
         raise ValueError(
             f"base_url {url!r} is plain http to a non-loopback host; use https, "
@@ -179,7 +198,8 @@ class ClientConfig:
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     limits: Limits = attrs.field(factory=Limits)
     user_agent: str = "qoder-async"
-    default_headers: Mapping[str, str] = attrs.field(factory=dict)
+    # Masked in the repr: default headers may carry a credential (x-api-key, cookie).
+    default_headers: Mapping[str, str] = attrs.field(factory=dict, repr=headers_repr)
     idempotency_keys: bool = True
     allow_insecure_http: bool = False
 

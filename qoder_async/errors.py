@@ -305,7 +305,8 @@ def decode_error(response: Response) -> APIStatusError:
     if content:
         try:
             parsed = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
+            # Not an envelope (RecursionError: nested deeper than the parser goes).
             parsed = None
     error_type = param = code = None
     message: str

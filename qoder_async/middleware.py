@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from qoder_async._messages import Request, Response
+from qoder_async._redaction import SENSITIVE_HEADERS, SecretHeaderValue
 from qoder_async.config import SecretToken
 from qoder_async.errors import QoderConfigError, decode_error
 
@@ -93,10 +94,14 @@ class AuthHeaders:
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         self._headers: dict[str, str] = {"User-Agent": user_agent, "Accept": "application/json"}
-        self._headers.update(default_headers or {})
+        for name, value in (default_headers or {}).items():
+            # A credential in the default headers (x-api-key, cookie, ...) gets the same
+            # masked repr as the token; done once here, not on every request.
+            secret = name.lower() in SENSITIVE_HEADERS
+            self._headers[name] = SecretHeaderValue(value) if secret else value
         self._provider: TokenProvider | None = None
         if isinstance(token, SecretToken):
-            self._headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+            self._headers["Authorization"] = _bearer(token.get_secret_value())
         else:
             self._provider = token
 
@@ -107,10 +112,9 @@ class AuthHeaders:
         """Add the headers and continue."""
         headers = dict(self._headers)
         if self._provider is not None:
-            token = await self._provider()
-            if not isinstance(token, str) or not token.strip():
-                raise QoderConfigError("the token provider returned no token")
-            headers["Authorization"] = f"Bearer {SecretToken(token).get_secret_value()}"
+            # No local name for the raw token: this frame is in the traceback of every
+            # error of the attempt, and tracebacks may be printed with their locals.
+            headers["Authorization"] = _provided_bearer(await self._provider())
         if request.content is not None:
             headers["Content-Type"] = "application/json"
         headers.update(request.headers)
@@ -124,6 +128,21 @@ class AuthHeaders:
                 timeout=request.timeout,
             )
         )
+
+
+def _bearer(token: str) -> SecretHeaderValue:
+    return SecretHeaderValue(f"Bearer {token}")
+
+
+def _provided_bearer(token: object) -> SecretHeaderValue:
+    try:
+        if isinstance(token, str) and token.strip():
+            return _bearer(SecretToken(token).get_secret_value())
+        problem = "returned no token"
+    except ValueError as exc:
+        problem = f"returned an invalid token: {exc}"
+    del token  # see AuthHeaders.__call__: keep it out of the traceback's locals
+    raise QoderConfigError(f"the token provider {problem}")
 
 
 async def decode_errors(request: Request, call_next: Handler) -> Response:

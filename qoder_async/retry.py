@@ -32,6 +32,7 @@ from qoder_async._messages import Request, Response
 from qoder_async.config import RetryPolicy
 from qoder_async.errors import APIConnectionError, APIStatusError, APITimeoutError
 from qoder_async.middleware import IDEMPOTENCY_HEADER, Handler
+from qoder_async.observability import loggable_headers
 
 __all__ = [
     "AttemptObserver",
@@ -280,14 +281,23 @@ def _log_attempt(
     response: Response | None = None,
     error: BaseException | None = None,
 ) -> None:
+    # The headers as sent (auth and defaults are added below this layer), when known.
+    sent = request
+    response_headers: dict[str, str] | None = None
     if response is not None:
         status: object = response.status
         request_id = response.header("x-request-id") or response.header("request-id")
+        sent = response.request
+        response_headers = loggable_headers(response.headers)
     else:
         status = getattr(error, "status", None) or type(error).__name__
         request_id = getattr(error, "request_id", None)
+        attempted = getattr(error, "request", None)
+        if isinstance(attempted, Request):
+            sent = attempted
     logger.debug(
-        "%s %s status=%s attempt=%d elapsed_ms=%.1f request_id=%s idempotency_key=%s",
+        "%s %s status=%s attempt=%d elapsed_ms=%.1f request_id=%s idempotency_key=%s "
+        "request_headers=%s response_headers=%s",
         request.method,
         _path_of(request),
         status,
@@ -295,6 +305,8 @@ def _log_attempt(
         (time.monotonic() - begun) * 1000.0,
         request_id,
         request.header(IDEMPOTENCY_HEADER),
+        loggable_headers(sent.headers),
+        response_headers,
         extra={
             "qoder_method": request.method,
             "qoder_path": _path_of(request),

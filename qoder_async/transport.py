@@ -58,8 +58,9 @@ class AiohttpTransport:
         session: A session to borrow instead of creating one.
         timeouts: Per-attempt connect / read / total timeouts of an owned session.
         limits: Pool size and the response size cap.
-        ssl_context: A custom ``ssl.SSLContext``; certificate verification stays on
-            unless the context says otherwise.
+        ssl_context: A custom ``ssl.SSLContext`` (used for every request, on an owned or
+            a borrowed session); certificate verification stays on unless the context
+            says otherwise.
     """
 
     def __init__(
@@ -157,6 +158,9 @@ class AiohttpTransport:
                 data=request.content,
                 allow_redirects=False,
                 timeout=timeout,
+                # Per request too, so a custom context also applies to a borrowed session
+                # (``True`` defers to the session connector's own setting).
+                ssl=self._ssl,
             ) as resp:
                 content = await self._read_capped(resp)
                 return Response(
@@ -195,9 +199,11 @@ class AiohttpTransport:
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         cap = self._max_bytes
         length = resp.content_length
-        if length is not None and length <= cap:
+        # Content-Length counts the encoded bytes: a gzip body within the cap can inflate
+        # far beyond it, so an encoded body is always counted as it is decompressed.
+        if length is not None and length <= cap and "Content-Encoding" not in resp.headers:
             return await resp.read()
-        if length is not None:
+        if length is not None and length > cap:
             self._too_large(resp)
         chunks: list[bytes] = []
         size = 0

@@ -128,7 +128,7 @@ async def test_bad_id_in_a_list_fails_before_any_call() -> None:
     api = MiniApi([dep_id(1)])
     transport = MockTransport(api)
     async with QoderClient("pt-x", base_url=BASE, transport=transport) as client:
-        with pytest.raises(ValueError, match="deployment_id"):
+        with pytest.raises(ValueError, match=r"ids\[1\]"):
             client.deployments.bulk_archive([dep_id(1), "../../etc"])
         with pytest.raises(TypeError):
             client.deployments.bulk_archive(dep_id(1))  # a str, not a list of ids

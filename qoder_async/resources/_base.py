@@ -77,10 +77,15 @@ def decode(response: Response, structure: Callable[[Any], T]) -> T:
         data = _json.loads(response.content)
     except ValueError as exc:
         raise _decode_error(response, f"response body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # The stdlib parser (used without orjson) recurses once per nesting level.
+        raise _decode_error(response, "response body is nested too deeply") from None
     try:
         return structure(data)
     except DecodeFailure as exc:
         raise _decode_error(response, f"response body does not fit the model: {exc}") from None
+    except RecursionError:
+        raise _decode_error(response, "response body is nested too deeply") from None
 
 
 def _decode_error(response: Response, message: str) -> ResponseDecodeError:

@@ -77,23 +77,32 @@ class ListParams:
             self.params[name] = checker[kind](value, name=name)
         return self
 
-    def timestamp(self, name: str, value: datetime | str | None) -> ListParams:
-        """Add an RFC 3339 timestamp (an aware datetime, or a string that parses as one)."""
+    def timestamp(
+        self, name: str, value: datetime | str | None, *, param: str | None = None
+    ) -> ListParams:
+        """Add an RFC 3339 timestamp (an aware datetime, or a string that parses as one).
+
+        ``param`` is the caller's argument name when it differs from the query name
+        (``created_after`` for ``created_at[gte]``): errors name what the caller wrote.
+        """
         if value is None:
             return self
+        label = param or name
         if isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value)
             except ValueError:
-                raise ValueError(f"{name} must be an ISO 8601 timestamp, got {value!r}") from None
+                raise ValueError(
+                    f"{label} must be an ISO 8601 timestamp, got {value[:60]!r}"
+                ) from None
             if parsed.tzinfo is None:
-                raise ValueError(f"{name} must carry a timezone, got {value!r}")
+                raise ValueError(f"{label} must carry a timezone, got {value!r}")
             self.params[name] = value
             return self
         if not isinstance(value, datetime):
-            raise TypeError(f"{name} must be a datetime or str, not {type(value).__name__}")
+            raise TypeError(f"{label} must be a datetime or str, not {type(value).__name__}")
         if value.tzinfo is None:
-            raise ValueError(f"{name} must be timezone-aware")
+            raise ValueError(f"{label} must be timezone-aware")
         self.params[name] = value.isoformat().replace("+00:00", "Z")
         return self
 
