@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from hypothesis import strategies as st
 
 from qoder_async import QoderClient
 from qoder_async._messages import Request, Response
+from qoder_async._serde import structure_deployment
 from qoder_async.bulk import BulkJob
 from qoder_async.testing import FakeQoderServer
 from qoder_async.transport import MockTransport
@@ -550,3 +553,11 @@ async def test_the_fake_server_counts_no_request_for_any_bad_call(
             with pytest.raises((ValueError, TypeError)):
                 await invoke(call, client)
     assert sum(qoder_fake_server.request_counts.values()) == 0
+
+
+def test_bulk_checks_the_ids_of_deployment_objects_too() -> None:
+    """A deployment from a server's list may carry any id; it must not reach a URL."""
+    document = json.loads((Path(__file__).parent / "fixtures" / "deployment.json").read_text())
+    document["id"] = "dep_abc/../../deployments"
+    hostile = structure_deployment(document)
+    assert_refused(lambda c, v: c.deployments.bulk_archive([v]), hostile, "ids[0].id")
