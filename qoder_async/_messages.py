@@ -15,7 +15,18 @@ import attrs
 
 from qoder_async._redaction import headers_repr
 
-__all__ = ["Request", "Response"]
+__all__ = ["NOT_PARSED", "Request", "Response"]
+
+
+class _NotParsed:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_PARSED"
+
+
+NOT_PARSED: Any = _NotParsed()
+"""``Response.data`` before the body was parsed."""
 
 
 @attrs.frozen(slots=True)
@@ -74,6 +85,8 @@ class Response:
         content: The whole body (bounded by the transport's size cap).
         request: The request this answers (the attempt that produced it).
         elapsed: Seconds from sending to having read the body.
+        data: The parsed JSON body of a 2xx, set once by the chain's decoding step
+            (``NOT_PARSED`` before that), so the body is parsed once per response.
     """
 
     status: int
@@ -81,6 +94,11 @@ class Response:
     content: bytes
     request: Request
     elapsed: float = 0.0
+    data: Any = attrs.field(default=NOT_PARSED, eq=False, repr=False)
+
+    def with_data(self, data: Any) -> Response:
+        """A copy carrying the parsed body."""
+        return Response(self.status, self.headers, self.content, self.request, self.elapsed, data)
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup that also works on plain dicts."""

@@ -190,16 +190,28 @@ class UnexpectedRedirectError(APIStatusError):
 
 
 class ResponseDecodeError(QoderError):
-    """A 2xx response whose body is not what the endpoint returns."""
+    """A 2xx response whose body is not what the endpoint returns.
+
+    ``corrupt`` is true when the body is not JSON at all (cut off, an HTML page from a
+    proxy, empty): a failed transfer rather than an API change, so the retry layer
+    treats it like a lost response and retries it when the request is idempotent.
+    """
 
     def __init__(
-        self, message: str, *, status: int, request_id: str | None = None, body: str = ""
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        body: str = "",
+        corrupt: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.request_id = request_id
         self.body = body
+        self.corrupt = corrupt
 
     def __str__(self) -> str:
         text = f"{self.message} (status {self.status}"
@@ -208,7 +220,12 @@ class ResponseDecodeError(QoderError):
         return text + f", body: {self.body!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        kwargs = {"status": self.status, "request_id": self.request_id, "body": self.body}
+        kwargs = {
+            "status": self.status,
+            "request_id": self.request_id,
+            "body": self.body,
+            "corrupt": self.corrupt,
+        }
         return (_rebuild, (type(self), (self.message,), kwargs))
 
 

@@ -16,10 +16,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from qoder_async import _json
 from qoder_async._messages import Request, Response
 from qoder_async._redaction import SENSITIVE_HEADERS, SecretHeaderValue
 from qoder_async.config import SecretToken
-from qoder_async.errors import QoderConfigError, decode_error
+from qoder_async.errors import (
+    QoderConfigError,
+    ResponseDecodeError,
+    decode_error,
+    request_id_of,
+    snippet,
+)
 
 __all__ = [
     "AuthHeaders",
@@ -146,11 +153,26 @@ def _provided_bearer(token: object) -> SecretHeaderValue:
 
 
 async def decode_errors(request: Request, call_next: Handler) -> Response:
-    """Raise the typed ``APIStatusError`` for any non-2xx response.
+    """Raise the typed ``APIStatusError`` for any non-2xx response; parse a 2xx body.
 
     It runs inside each attempt, so the retry layer decides on typed errors.
     """
     response = await call_next(request)
-    if 200 <= response.status < 300:
+    if not 200 <= response.status < 300:
+        raise decode_error(response)
+    # The body is parsed here, inside the attempt, so that a cut-off or non-JSON body
+    # (a failed transfer) reaches the retry layer as an error it can retry. An empty
+    # body is left to the caller: only it knows whether the endpoint returns one.
+    if not response.content:
         return response
-    raise decode_error(response)
+    try:
+        return response.with_data(_json.loads(response.content))
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
+        raise ResponseDecodeError(
+            f"response body is {reason}",
+            status=response.status,
+            request_id=request_id_of(response.headers),
+            body=snippet(response.content),
+            corrupt=True,
+        ) from None

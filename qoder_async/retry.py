@@ -7,7 +7,9 @@ What is retried, and nothing else:
   501/505 -- only when the request is idempotent: a GET, or a write carrying an
   ``Idempotency-Key`` (which the SDK mints once per call, above this layer, so every
   attempt repeats the same key and the API replays instead of re-applying);
-* 429, which the gateway answers before the API sees the request.
+* 429, which the gateway answers before the API sees the request;
+* a 2xx whose body is cut off or not JSON at all (a failed transfer), again only when
+  the request is idempotent -- a keyed write gets the original answer replayed.
 
 Every call is bounded by ``max_attempts`` *and* a total ``deadline`` (backoff sleeps
 included). Sleeps use exponential backoff with full jitter, or the server's
@@ -30,7 +32,12 @@ import tenacity
 
 from qoder_async._messages import Request, Response
 from qoder_async.config import RetryPolicy
-from qoder_async.errors import APIConnectionError, APIStatusError, APITimeoutError
+from qoder_async.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ResponseDecodeError,
+)
 from qoder_async.middleware import IDEMPOTENCY_HEADER, Handler
 from qoder_async.observability import loggable_headers
 
@@ -79,6 +86,8 @@ def is_retryable(request: Request, error: BaseException) -> bool:
     """Whether ``error`` from sending ``request`` may be retried (see the module doc)."""
     if isinstance(error, APIConnectionError):
         return not error.maybe_sent or is_idempotent(request)
+    if isinstance(error, ResponseDecodeError):
+        return error.corrupt and is_idempotent(request)
     if isinstance(error, APIStatusError):
         status = error.status
         if status == 429:

@@ -19,6 +19,7 @@ from qoder_async.errors import (
     InternalServerError,
     NotFoundError,
     RateLimitError,
+    ResponseDecodeError,
 )
 from qoder_async.middleware import build_chain, decode_errors
 from qoder_async.retry import RetryMiddleware
@@ -270,3 +271,24 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="deadline"):
         RetryPolicy(deadline=-1)
+
+
+def _cut_off(request: Request) -> Response:
+    return MockTransport.respond(request, 200, content=b'{"id": "dep_1", "na')
+
+
+async def test_cut_off_success_body_is_retried_with_the_same_key() -> None:
+    chain, transport, _ = make_chain(scripted(_cut_off(post()), 200))
+    response = await chain(post())
+    assert response.data == {"ok": True}
+    keys = {r.header("Idempotency-Key") for r in transport.requests}
+    assert len(transport.requests) == 2
+    assert len(keys) == 1
+
+
+async def test_cut_off_success_body_on_unkeyed_write_is_not_retried() -> None:
+    chain, transport, _ = make_chain(scripted(_cut_off(post()), 200), keys=False)
+    with pytest.raises(ResponseDecodeError) as info:
+        await chain(post())
+    assert info.value.corrupt
+    assert len(transport.requests) == 1

@@ -183,12 +183,12 @@ async def the_session(server: FakeQoderServer, evidence: Evidence) -> None:
         await client.deployments.get(seeded)
         await client.deployments.archive(created.id)
 
-        # A 2xx that is not a deployment, and one cut short.
-        server.faults = FaultPlan(script={"deployments.get": [Fault.non_json()]})
+        # A 2xx that is not a deployment, and one cut short (on every retry too).
+        server.faults = FaultPlan(script={"deployments.get": [Fault.non_json()] * 20})
         await evidence.expect(
             "non-json", ResponseDecodeError, lambda: client.deployments.get(seeded)
         )
-        server.faults = FaultPlan(script={"deployments.update": [Fault.truncated_json()]})
+        server.faults = FaultPlan(script={"deployments.update": [Fault.truncated_json()] * 20})
         await evidence.expect(
             "truncated",
             ResponseDecodeError,

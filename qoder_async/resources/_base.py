@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from qoder_async import _json
-from qoder_async._messages import Request, Response
+from qoder_async._messages import NOT_PARSED, Request, Response
 from qoder_async._serde import DecodeFailure
 from qoder_async.errors import ResponseDecodeError, request_id_of, snippet
 from qoder_async.middleware import Handler
@@ -73,8 +73,10 @@ class ResourceContext:
 
 def decode(response: Response, structure: Callable[[Any], T]) -> T:
     """Parse and structure a success body; anything unexpected is a ``ResponseDecodeError``."""
+    data = response.data
     try:
-        data = _json.loads(response.content)
+        if data is NOT_PARSED:  # a chain without the decoding step (custom transports)
+            data = _json.loads(response.content)
     except ValueError as exc:
         raise _decode_error(response, f"response body is not valid JSON: {exc}") from None
     except RecursionError:
