@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from qoder_async import APIConnectionError, QoderClient, RetryPolicy
+from qoder_async import APIConnectionError, QoderClient, ResponseDecodeError, RetryPolicy
 from qoder_async._messages import Request, Response
 from qoder_async.bulk import AdaptiveLimit, ItemOutcome, Outcome
 from qoder_async.transport import MockTransport
@@ -339,3 +339,40 @@ async def test_callback_error_surfaces_after_work_settles() -> None:
     async with client_for(api) as client:
         with pytest.raises(RuntimeError, match="progress bar broke"):
             await client.deployments.bulk_archive(ids, on_outcome=boom)
+
+
+async def test_bad_id_in_a_stream_fails_alone() -> None:
+    ids = [dep_id(n) for n in range(3)]
+    api = MiniApi(ids)
+
+    async def source() -> AsyncIterator[str]:
+        yield ids[0]
+        yield "dep_../../oops"
+        yield ids[1]
+        yield ids[2]
+
+    async with client_for(api) as client:
+        report = await client.deployments.bulk_archive(source())
+    assert report.counts == {"archived": 3, "failed": 1}
+    failed = report.outcomes["dep_../../oops"]
+    assert isinstance(failed.error, ValueError)
+    assert failed.attempts == 0
+
+
+async def test_outcome_reads_state_not_the_whole_model() -> None:
+    """A field the SDK cannot model yet must not turn a done archive into a failure."""
+    ids = [dep_id(1)]
+    api = MiniApi(ids)
+
+    async def changed_shape(request: Request) -> Response:
+        response = await api(request)
+        body = json.loads(response.content)
+        body["agent"] = "agent_now_a_string"  # no longer an object: Deployment fails
+        return MockTransport.respond(request, response.status, json_body=body)
+
+    async with client_for(changed_shape) as client:
+        report = await client.deployments.bulk_archive(ids)
+        with pytest.raises(ResponseDecodeError):
+            await client.deployments.get(ids[0])
+    assert report.counts == {"archived": 1}
+    assert api.applied[ids[0]] == 1

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from qoder_async import _serde, _validation
+from qoder_async._serde import DecodeFailure
 from qoder_async.bulk import BulkJob, BulkOperation, ItemOutcome, Outcome
 from qoder_async.config import RetryPolicy
 from qoder_async.models import AgentRef, Deployment, DeploymentRun, Page, ScheduleSpec
@@ -316,28 +317,40 @@ class DeploymentsAPI:
         action: str,
         done: Outcome,
         already: Outcome,
-        reached: Callable[[Deployment], bool],
+        reached: Callable[[Mapping[str, Any]], bool],
         ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
         **options: Any,
     ) -> BulkJob:
+        ctx = self._ctx
+
+        async def call(deployment_id: str) -> Mapping[str, Any]:
+            url = ctx.url("deployments", deployment_id, action)
+            return await ctx.call("POST", url, _json_object, body={})
+
+        async def fetch(deployment_id: str) -> Mapping[str, Any]:
+            return await ctx.call("GET", ctx.url("deployments", deployment_id), _json_object)
+
         operation = BulkOperation(
-            action=action,
-            call=getattr(self, action),
-            fetch=self.get,
-            reached=reached,
-            done=done,
-            already=already,
+            action=action, call=call, fetch=fetch, reached=reached, done=done, already=already
         )
         return BulkJob(operation, ids, **options)
 
 
-def _is_archived(deployment: Deployment) -> bool:
-    return deployment.is_archived
+# Bulk jobs read the state straight from the JSON (see BulkOperation): these mirror
+# Deployment.is_archived and .status.
+def _is_archived(state: Mapping[str, Any]) -> bool:
+    return state.get("archived_at") is not None
 
 
-def _is_paused(deployment: Deployment) -> bool:
-    return not deployment.is_archived and deployment.status == "paused"
+def _is_paused(state: Mapping[str, Any]) -> bool:
+    return state.get("archived_at") is None and state.get("status") == "paused"
 
 
-def _is_active(deployment: Deployment) -> bool:
-    return not deployment.is_archived and deployment.status == "active"
+def _is_active(state: Mapping[str, Any]) -> bool:
+    return state.get("archived_at") is None and state.get("status") == "active"
+
+
+def _json_object(data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, dict):
+        raise DecodeFailure(f"expected a JSON object, got {type(data).__name__}")
+    return data

@@ -1,36 +1,25 @@
-"""Bulk operations: archive, pause or unpause many deployments at once, safely.
-
-The guarantees, in order of importance:
-
-* **Exactly one outcome per id, no change applied twice.** Duplicate ids are dropped;
-  each id gets one logical call, whose retries all carry the same ``Idempotency-Key``.
-  A 409 is checked with a GET: an id already in the target state is a success
-  (``already_archived``), anything else is an honest failure. When the last attempt
-  ended ambiguously (a reset or a lost/truncated response), a GET tells whether the
-  change landed before the id is reported failed.
-* **Bounded, throttle-aware concurrency.** At most ``concurrency`` calls are in flight;
-  when the API throttles (429, 503, connection resets) the whole batch pauses and the
-  limit drops, then climbs back one step per round of successes (AIMD). An optional
-  ``rate_limit`` caps calls per second (the API's documented write budget is 20/s).
-* **Bounded memory on an unbounded source.** The source is read only when a slot is
-  free, so an async iterable (e.g. a filtered ``list()``) is never drained ahead.
-* **Clean cancellation.** Cancelling stops launching, cancels what is in flight and
-  waits for it, and leaves ``job.report`` saying which ids were done and which were
-  interrupted mid-call (their state is unknown).
-"""
+"""The bulk job: feeds ids to bounded, throttle-aware concurrent calls (see the package doc)."""
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import time
-from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+)
 from typing import Any
 
 import attrs
 
 from qoder_async import _validation
+from qoder_async.bulk._limit import AdaptiveLimit
+from qoder_async.bulk._report import BulkReport, ItemOutcome, Outcome
 from qoder_async.config import RetryPolicy
 from qoder_async.errors import (
     APIConnectionError,
@@ -44,206 +33,36 @@ from qoder_async.errors import (
 from qoder_async.models import Deployment
 from qoder_async.retry import attempt_observer, policy_override
 
-__all__ = [
-    "BULK_RETRY",
-    "AdaptiveLimit",
-    "BulkJob",
-    "BulkOperation",
-    "BulkReport",
-    "ItemOutcome",
-    "Outcome",
-]
+__all__ = ["BULK_RETRY", "BulkJob", "BulkOperation"]
 
 BULK_RETRY = RetryPolicy(max_attempts=8, deadline=300.0, initial_backoff=0.1, max_backoff=5.0)
 """Bulk calls retry harder than interactive ones: a batch should finish, not give up."""
-
-
-class Outcome(enum.StrEnum):
-    """What happened to one id."""
-
-    ARCHIVED = "archived"
-    ALREADY_ARCHIVED = "already_archived"
-    PAUSED = "paused"
-    ALREADY_PAUSED = "already_paused"
-    UNPAUSED = "unpaused"
-    ALREADY_ACTIVE = "already_active"
-    NOT_FOUND = "not_found"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-    """Cancelled while its call was in flight: the change may or may not have landed."""
-
-    @property
-    def ok(self) -> bool:
-        """True when the id ended in the state the operation asked for."""
-        return self in _OK
-
-
-_OK = frozenset(
-    {
-        Outcome.ARCHIVED,
-        Outcome.ALREADY_ARCHIVED,
-        Outcome.PAUSED,
-        Outcome.ALREADY_PAUSED,
-        Outcome.UNPAUSED,
-        Outcome.ALREADY_ACTIVE,
-    }
-)
-
-
-@attrs.frozen(kw_only=True)
-class ItemOutcome:
-    """The outcome of one id.
-
-    Attributes:
-        id: The deployment id.
-        outcome: What happened.
-        error: The error behind ``failed`` (or ``not_found``), else ``None``.
-        attempts: HTTP attempts spent on this id (GETs that checked a conflict included).
-        latency: Seconds from launching the call to knowing the outcome.
-    """
-
-    id: str
-    outcome: Outcome
-    error: BaseException | None = None
-    attempts: int = 0
-    latency: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when the id ended in the state the operation asked for."""
-        return self.outcome.ok
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (the error as its type and message)."""
-        data: dict[str, Any] = {
-            "id": self.id,
-            "outcome": str(self.outcome),
-            "attempts": self.attempts,
-            "latency_ms": round(self.latency * 1000, 3),
-        }
-        if self.error is not None:
-            data["error"] = f"{type(self.error).__name__}: {self.error}"
-        return data
-
-
-@attrs.define(kw_only=True)
-class BulkReport:
-    """Everything a bulk job did; live while it runs, final when it returns.
-
-    Attributes:
-        action: ``archive``, ``pause`` or ``unpause``.
-        outcomes: One entry per id, in the order they finished.
-        duplicates: Ids seen again in the input and skipped.
-        attempts: HTTP attempts in all.
-        throttled: Attempts the API throttled (429, 503, connection reset).
-        min_concurrency: The lowest concurrency limit the job fell to.
-        elapsed: Seconds the job has run.
-        cancelled: Whether the job was cancelled before it finished its input.
-    """
-
-    action: str
-    outcomes: dict[str, ItemOutcome] = attrs.field(factory=dict)
-    duplicates: int = 0
-    attempts: int = 0
-    throttled: int = 0
-    min_concurrency: int = 0
-    elapsed: float = 0.0
-    cancelled: bool = False
-
-    @property
-    def counts(self) -> Counter[str]:
-        """Ids per outcome."""
-        return Counter(str(item.outcome) for item in self.outcomes.values())
-
-    @property
-    def ok(self) -> bool:
-        """True when the job finished and every id ended in the asked-for state."""
-        return not self.cancelled and all(item.ok for item in self.outcomes.values())
-
-    @property
-    def failed(self) -> list[ItemOutcome]:
-        """Outcomes that are not successes (failed, not found, interrupted)."""
-        return [item for item in self.outcomes.values() if not item.ok]
-
-    def ids(self, outcome: Outcome | str) -> list[str]:
-        """Ids that ended with ``outcome``."""
-        return [item.id for item in self.outcomes.values() if item.outcome == outcome]
-
-    def latency_percentile(self, fraction: float) -> float:
-        """Latency (seconds) at ``fraction`` (0..1) over finished ids; 0 when none."""
-        latencies = sorted(item.latency for item in self.outcomes.values())
-        if not latencies:
-            return 0.0
-        index = min(len(latencies) - 1, max(0, round(fraction * (len(latencies) - 1))))
-        return latencies[index]
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary without the per-id list."""
-        return {
-            "action": self.action,
-            "total": len(self.outcomes),
-            "counts": dict(self.counts),
-            "duplicates": self.duplicates,
-            "attempts": self.attempts,
-            "throttled": self.throttled,
-            "elapsed_s": round(self.elapsed, 3),
-            "cancelled": self.cancelled,
-            "ok": self.ok,
-        }
 
 
 @attrs.frozen(kw_only=True)
 class BulkOperation:
     """One action applied in bulk: how to call it and how to read its results.
 
+    The job reads only what decides an outcome from the deployment the API returns (for
+    archive, ``archived_at``), not the whole model: a report is about state, and a field
+    the SDK does not know yet must not turn a done archive into a failure.
+
     Attributes:
         action: Name used in reports.
-        call: Applies the action to one id.
-        fetch: Reads one deployment (to check a conflict or an ambiguous failure).
-        reached: Whether a deployment is already in the target state.
+        call: Applies the action to one id; returns the deployment as a JSON object.
+        fetch: Reads one deployment as a JSON object (to settle a conflict or an
+            ambiguous failure).
+        reached: Whether a deployment (JSON object) is in the target state.
         done: Outcome when this job applied the change.
         already: Outcome when the deployment was already in the target state.
     """
 
     action: str
-    call: Callable[[str], Awaitable[Any]]
-    fetch: Callable[[str], Awaitable[Deployment]]
-    reached: Callable[[Deployment], bool]
+    call: Callable[[str], Awaitable[Mapping[str, Any]]]
+    fetch: Callable[[str], Awaitable[Mapping[str, Any]]]
+    reached: Callable[[Mapping[str, Any]], bool]
     done: Outcome
     already: Outcome
-
-
-class AdaptiveLimit:
-    """Additive-increase / multiplicative-decrease concurrency limit.
-
-    Throttling cuts the limit to 70 % (at most once per ``cooldown`` seconds, so one
-    burst of 429s counts once); every ``limit`` successes in a row raise it by one.
-    """
-
-    def __init__(self, maximum: int, *, minimum: int = 1, cooldown: float = 0.5) -> None:
-        self.maximum = maximum
-        self.minimum = min(minimum, maximum)
-        self.limit = maximum
-        self.lowest = maximum
-        self._cooldown = cooldown
-        self._last_cut = -cooldown
-        self._streak = 0
-
-    def on_success(self) -> None:
-        """One call went through unthrottled."""
-        self._streak += 1
-        if self._streak >= self.limit and self.limit < self.maximum:
-            self.limit += 1
-            self._streak = 0
-
-    def on_throttle(self, now: float) -> None:
-        """The API throttled a call."""
-        self._streak = 0
-        if now - self._last_cut < self._cooldown:
-            return
-        self._last_cut = now
-        self.limit = max(self.minimum, int(self.limit * 0.7))
-        self.lowest = min(self.lowest, self.limit)
 
 
 def _is_throttle(error: BaseException | None) -> bool:
@@ -349,7 +168,14 @@ class BulkJob:
                     item = await anext(source)
                 except StopAsyncIteration:
                     break
-                deployment_id = _id_of(item, "ids item")
+                try:
+                    deployment_id = _id_of(item, "ids item")
+                except (TypeError, ValueError) as exc:
+                    # One bad id from a stream is that id's failure, not the batch's:
+                    # nothing is sent for it and the rest goes on.
+                    bad = item.id if isinstance(item, Deployment) else str(item)
+                    self._record(ItemOutcome(id=bad, outcome=Outcome.FAILED, error=exc))
+                    continue
                 if deployment_id in self._launched:
                     self.report.duplicates += 1
                     continue
@@ -430,9 +256,13 @@ class BulkJob:
         error: BaseException | None = None
         for _ in range(_ROUNDS):
             try:
-                await operation.call(deployment_id)
-                outcome, error = operation.done, None
-                break
+                if operation.reached(await operation.call(deployment_id)):
+                    outcome, error = operation.done, None
+                    break
+                # A 2xx that does not show the change: settled below like a lost answer.
+                raise ResponseDecodeError(
+                    f"the {operation.action} answer does not show the change", status=200
+                )
             except NotFoundError as exc:
                 outcome, error = Outcome.NOT_FOUND, exc
                 break
@@ -463,12 +293,12 @@ class BulkJob:
     ) -> tuple[Outcome, BaseException | None]:
         """After a 409 or an ambiguous failure, read the deployment to learn the truth."""
         try:
-            deployment = await self._operation.fetch(deployment_id)
+            state = await self._operation.fetch(deployment_id)
         except NotFoundError as exc:
             return Outcome.NOT_FOUND, exc
         except QoderError:
             return Outcome.FAILED, error
-        if self._operation.reached(deployment):
+        if self._operation.reached(state):
             return if_reached, None
         return Outcome.FAILED, error
 
