@@ -26,7 +26,9 @@ import contextvars
 import logging
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import tenacity
 
@@ -71,6 +73,16 @@ use a more persistent one than a single interactive call)."""
 Sleep = Callable[[float], Awaitable[None]]
 """An async sleep; tests inject one that records instead of waiting."""
 
+WATCHDOG_MIN_LIMIT = 5.0
+"""Attempt limits of at least this many seconds are enforced by the shared watchdog.
+
+Shorter ones keep a precise per-attempt ``asyncio.timeout``: the watchdog may cut an
+attempt up to one tick late, which is noise next to a limit of minutes (the default
+120 s deadline, bulk's 300 s) but not next to a sub-second one."""
+
+WATCHDOG_TICK = 0.05
+"""Seconds between two checks of the watchdog while any attempt is registered."""
+
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NEVER_RETRIED_5XX = frozenset({501, 505})
 
@@ -97,6 +109,88 @@ def is_retryable(request: Request, error: BaseException) -> bool:
     return False
 
 
+# One watched attempt: [task, due (loop time), fired, task.cancelling() when registered].
+# A plain list, not a class: one is made per call on the hot path.
+_Watch = list[Any]
+
+
+class _Watchdog:
+    """Enforces far attempt limits for every attempt running on one event loop.
+
+    ``asyncio.timeout`` arms and cancels a timer (plus an async context manager) for
+    every attempt; with thousands of calls in flight that bookkeeping was a visible share
+    of the client's CPU. Here an attempt registers its task and due time in a dict, and
+    a single ``call_later`` handle, armed only while anything is registered, checks them
+    every ``tick`` seconds and cancels the tasks past due, marking their entries fired so
+    ``_attempt`` can tell its own timeout from a cancellation by anyone else. No task is
+    created and no handle is left once the last attempt has left.
+    """
+
+    __slots__ = ("__weakref__", "_handle", "_tick", "_watches")
+
+    def __init__(self, tick: float) -> None:
+        self._tick = tick
+        self._watches: dict[int, _Watch] = {}
+        self._handle: asyncio.TimerHandle | None = None
+
+    def watch(
+        self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], limit: float
+    ) -> _Watch:
+        """Register ``task`` to be cancelled once ``limit`` seconds have passed."""
+        entry: _Watch = [task, loop.time() + limit, False, task.cancelling()]
+        # Keyed by the entry, not the task: a middleware may make a nested call from
+        # the same task, and each attempt must keep (and release) its own registration.
+        self._watches[id(entry)] = entry
+        if self._handle is None:
+            self._handle = loop.call_later(self._tick, self._check, loop)
+        return entry
+
+    def release(self, entry: _Watch) -> bool:
+        """Unregister ``entry``; whether the watchdog cancelled its task (told only once)."""
+        watches = self._watches
+        watches.pop(id(entry), None)
+        if not watches and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        fired = entry[2]
+        entry[2] = False
+        return fired is True
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        watches = self._watches
+        expired = [key for key, entry in watches.items() if entry[1] <= now]
+        for key in expired:
+            entry = watches.pop(key)
+            entry[2] = True
+            entry[0].cancel()
+        self._handle = loop.call_later(self._tick, self._check, loop) if watches else None
+
+    @property
+    def active(self) -> int:
+        """How many attempts are registered (for tests and debugging)."""
+        return len(self._watches)
+
+    @property
+    def armed(self) -> bool:
+        """Whether the watchdog's timer is scheduled (for tests and debugging)."""
+        return self._handle is not None
+
+
+# One watchdog per event loop, shared by every client on it; held weakly by loop so a
+# closed loop (asyncio.run once per test or per script) takes its watchdog with it.
+_WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _watchdog_for(loop: asyncio.AbstractEventLoop) -> _Watchdog:
+    watchdog = _WATCHDOGS.get(loop)
+    if watchdog is None:
+        watchdog = _WATCHDOGS.setdefault(loop, _Watchdog(WATCHDOG_TICK))
+    return watchdog
+
+
 class RetryMiddleware:
     """Retries one logical call according to a ``RetryPolicy``.
 
@@ -105,9 +199,12 @@ class RetryMiddleware:
         attempt_timeout: Seconds one attempt may take (``None``: only the deadline).
         sleep: The sleep to use between attempts (injectable for tests).
         rng: Source of jitter (injectable for reproducible tests).
+        watchdog_min_limit: Attempt limits of at least this many seconds are enforced
+            by the event loop's shared watchdog (within ``WATCHDOG_TICK`` of the
+            limit), shorter ones by a precise per-attempt timer.
     """
 
-    __slots__ = ("_attempt_timeout", "_policy", "_rng", "_sleep")
+    __slots__ = ("_attempt_timeout", "_policy", "_rng", "_sleep", "_watchdog_min_limit")
 
     def __init__(
         self,
@@ -116,11 +213,13 @@ class RetryMiddleware:
         attempt_timeout: float | None = None,
         sleep: Sleep | None = None,
         rng: random.Random | None = None,
+        watchdog_min_limit: float = WATCHDOG_MIN_LIMIT,
     ) -> None:
         self._policy = policy
         self._attempt_timeout = attempt_timeout
         self._sleep: Sleep = sleep or asyncio.sleep
         self._rng = rng or random.Random()
+        self._watchdog_min_limit = watchdog_min_limit
 
     @property
     def policy(self) -> RetryPolicy:
@@ -240,17 +339,30 @@ class RetryMiddleware:
         try:
             if limit is None:
                 response = await call_next(request)
+            elif limit >= self._watchdog_min_limit and (task := asyncio.current_task()):
+                loop = asyncio.get_running_loop()
+                watchdog = _watchdog_for(loop)
+                watch = watchdog.watch(loop, task, limit)
+                try:
+                    response = await call_next(request)
+                except asyncio.CancelledError:
+                    # Ours only if the watchdog fired for this attempt and nobody else
+                    # cancelled the task meanwhile (asyncio.timeout's own rule): a
+                    # caller's cancellation always propagates, never converted.
+                    if not watchdog.release(watch) or task.uncancel() > watch[3]:
+                        raise
+                    raise _timed_out(request, limit, number) from TimeoutError()
+                finally:
+                    if watchdog.release(watch):
+                        # Fired, but the attempt ended otherwise (its code swallowed
+                        # the cancellation): withdraw the request so it cannot leak.
+                        task.uncancel()
             else:
                 try:
                     async with asyncio.timeout(limit):
                         response = await call_next(request)
                 except TimeoutError as exc:
-                    raise APITimeoutError(
-                        f"{request.method} {_path_of(request)} timed out after {limit:.3g}s "
-                        f"(attempt {number})",
-                        request=request,
-                        maybe_sent=True,
-                    ) from exc
+                    raise _timed_out(request, limit, number) from exc
         except Exception as error:
             if logger.isEnabledFor(logging.DEBUG):
                 _log_attempt(request, number, begun, error=error)
@@ -264,6 +376,14 @@ class RetryMiddleware:
         if observer is not None:
             observer(number, None)
         return response
+
+
+def _timed_out(request: Request, limit: float, number: int) -> APITimeoutError:
+    return APITimeoutError(
+        f"{request.method} {_path_of(request)} timed out after {limit:.3g}s (attempt {number})",
+        request=request,
+        maybe_sent=True,
+    )
 
 
 def _retry_after(state: tenacity.RetryCallState) -> float | None:

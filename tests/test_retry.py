@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -21,10 +23,10 @@ from qoder_async.errors import (
     RateLimitError,
     ResponseDecodeError,
 )
-from qoder_async.middleware import build_chain, decode_errors
-from qoder_async.retry import RetryMiddleware
+from qoder_async.middleware import Handler, build_chain, decode_errors
+from qoder_async.retry import WATCHDOG_TICK, RetryMiddleware, _Watchdog, _watchdog_for
 from qoder_async.transport import MockTransport
-from tests.chain_helpers import TOKEN, get, make_chain, post, scripted
+from tests.chain_helpers import TOKEN, SleepRecorder, get, make_chain, post, scripted
 
 NOT_SENT = APIConnectionError("connect refused", maybe_sent=False)
 MAYBE_SENT = APIConnectionError("reset by peer", maybe_sent=True)
@@ -292,3 +294,175 @@ async def test_cut_off_success_body_on_unkeyed_write_is_not_retried() -> None:
         await chain(post())
     assert info.value.corrupt
     assert len(transport.requests) == 1
+
+
+# The shared deadline watchdog, which enforces far limits (minutes, in production) in
+# place of one asyncio.timeout per attempt. A small ``watchdog_min_limit`` puts these
+# sub-second limits under it so the tests stay quick.
+
+WATCHED_FROM = 0.1
+
+
+def _watched_chain(
+    handler: Callable[[Request], Awaitable[Response]], *, deadline: float = 0.3
+) -> Handler:
+    retry = RetryMiddleware(
+        RetryPolicy(max_attempts=1, deadline=deadline),
+        sleep=SleepRecorder(),
+        watchdog_min_limit=WATCHED_FROM,
+    )
+    return build_chain([retry, decode_errors], MockTransport(handler).send)
+
+
+def _watchdog() -> _Watchdog:
+    return _watchdog_for(asyncio.get_running_loop())
+
+
+def _assert_watchdog_idle() -> None:
+    watchdog = _watchdog()
+    assert watchdog.active == 0
+    assert not watchdog.armed
+    loop = asyncio.get_running_loop()
+    timers = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+    assert not any(getattr(h._callback, "__self__", None) is watchdog for h in timers)
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_watchdog_cuts_a_hanging_attempt_within_two_ticks() -> None:
+    registered = []
+
+    async def hang(request: Request) -> Response:
+        registered.append(_watchdog().active)
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    chain = _watched_chain(hang, deadline=0.3)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError, match=r"timed out after 0\.3s \(attempt 1\)") as info:
+        await chain(get())
+    took = time.monotonic() - started
+    assert registered == [1]  # the watchdog, not a per-attempt timer, was in charge
+    assert 0.3 <= took <= 0.3 + 2 * WATCHDOG_TICK
+    assert info.value.maybe_sent
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    _assert_watchdog_idle()
+
+
+async def test_watchdog_timeout_is_retried_like_any_timeout() -> None:
+    calls = 0
+
+    async def first_hangs(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(10)
+        return MockTransport.respond(request, 200)
+
+    retry = RetryMiddleware(
+        RetryPolicy(jitter=False),
+        attempt_timeout=0.2,
+        sleep=SleepRecorder(),
+        watchdog_min_limit=WATCHED_FROM,
+    )
+    chain = build_chain([retry, decode_errors], MockTransport(first_hangs).send)
+    assert (await chain(get())).status == 200
+    assert calls == 2
+    _assert_watchdog_idle()
+
+
+async def test_user_cancellation_of_a_watched_attempt_propagates() -> None:
+    started = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        started.set()
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    chain = _watched_chain(hang, deadline=5.0)
+    task = asyncio.ensure_future(chain(get()))
+    await started.wait()
+    assert _watchdog().active == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    _assert_watchdog_idle()
+
+
+async def test_user_cancellation_racing_the_watchdog_still_propagates() -> None:
+    async def cancelled_while_timing_out(request: Request) -> Response:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            # The watchdog fired; the caller cancels too before the attempt unwinds.
+            asyncio.current_task().cancel()  # type: ignore[union-attr]
+            raise
+        raise AssertionError("not reached")
+
+    chain = _watched_chain(cancelled_while_timing_out, deadline=0.2)
+    task = asyncio.ensure_future(chain(get()))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    _assert_watchdog_idle()
+
+
+async def test_no_timer_or_task_is_left_after_watched_calls() -> None:
+    async def ok(request: Request) -> Response:
+        return MockTransport.respond(request, 200)
+
+    chain = _watched_chain(ok, deadline=0.5)
+    results = await asyncio.gather(*(chain(get()) for _ in range(20)))
+    assert [r.status for r in results] == [200] * 20
+    _assert_watchdog_idle()
+    # Past the deadline the finished calls are forgotten: nothing fires at this task.
+    await asyncio.sleep(0.5 + 2 * WATCHDOG_TICK)
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_a_fire_the_attempt_swallowed_does_not_leak_a_cancellation() -> None:
+    async def swallows(request: Request) -> Response:
+        # Misbehaving code below the retry layer swallows the cancellation and answers.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+        return MockTransport.respond(request, 200)
+
+    chain = _watched_chain(swallows, deadline=0.2)
+    assert (await chain(get())).status == 200
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    await asyncio.sleep(2 * WATCHDOG_TICK)  # would raise if a cancellation had leaked
+    _assert_watchdog_idle()
+
+
+async def test_nested_watched_calls_in_one_task_keep_their_own_limits() -> None:
+    async def hang(request: Request) -> Response:
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    inner = _watched_chain(hang, deadline=0.2)
+    seen: list[int] = []
+
+    async def nested(request: Request) -> Response:
+        with pytest.raises(APITimeoutError):
+            await inner(get())
+        seen.append(_watchdog().active)  # the outer attempt is still watched
+        return MockTransport.respond(request, 200)
+
+    outer = _watched_chain(nested, deadline=5.0)
+    assert (await outer(get())).status == 200
+    assert seen == [1]
+    _assert_watchdog_idle()
+
+
+def test_one_middleware_serves_two_event_loops_in_turn() -> None:
+    async def hang(request: Request) -> Response:
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    chain = _watched_chain(hang, deadline=0.2)
+
+    async def once() -> None:
+        with pytest.raises(APITimeoutError):
+            await chain(get())
+        _assert_watchdog_idle()
+
+    asyncio.run(once())
+    asyncio.run(once())
