@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import multiprocessing
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -313,3 +315,37 @@ def test_connection_refused_is_not_sent_and_retried() -> None:
     error = asyncio.run(main())
     assert error.maybe_sent is False
     assert "could not connect" in str(error)
+
+
+def _child_get(client: QoderClient, dep: str, results: Any) -> None:
+    async def get() -> str:
+        return (await client.deployments.get(dep)).id
+
+    results.put(asyncio.run(get()))
+
+
+# The parent's pool is dropped in the child without being closed (its sockets belong
+# to the parent), so Python's warnings about them are expected here.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_client_used_after_fork_builds_its_own_pool(threaded_server: FakeQoderServer) -> None:
+    (dep,) = threaded_server.seed_deployments(1)
+    client = client_for(threaded_server)
+
+    async def get() -> str:
+        return (await client.deployments.get(dep)).id
+
+    assert asyncio.run(get()) == dep
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_child_get, args=(client, dep, results))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert results.get(timeout=5) == dep
+
+    async def close() -> None:
+        await client.aclose()
+
+    asyncio.run(close())
+    gc.collect()
