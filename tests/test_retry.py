@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import email.utils
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -23,7 +24,7 @@ from qoder_async.errors import (
     RateLimitError,
     ResponseDecodeError,
 )
-from qoder_async.middleware import Handler, build_chain, decode_errors
+from qoder_async.middleware import Handler, _new_key, build_chain, decode_errors
 from qoder_async.retry import WATCHDOG_TICK, RetryMiddleware, _Watchdog, _watchdog_for
 from qoder_async.transport import MockTransport
 from tests.chain_helpers import TOKEN, SleepRecorder, get, make_chain, post, scripted
@@ -54,6 +55,46 @@ async def test_caller_key_is_kept() -> None:
     chain, transport, _ = make_chain(scripted(503, 200))
     await chain(post().with_headers({"Idempotency-Key": "mine-1"}))
     assert [r.header("Idempotency-Key") for r in transport.requests] == ["mine-1", "mine-1"]
+
+
+async def test_minted_key_is_a_canonical_uuid4() -> None:
+    chain, transport, _ = make_chain(scripted(200))
+    await chain(post())
+    key = transport.requests[0].header("Idempotency-Key")
+    assert key is not None
+    parsed = uuid.UUID(key)
+    assert parsed.version == 4
+    assert parsed.variant == uuid.RFC_4122
+    assert str(parsed) == key  # lower-case 8-4-4-4-12
+
+
+def test_keys_are_uuid4_with_random_bits_everywhere_else() -> None:
+    keys = [_new_key() for _ in range(2000)]
+    assert len(set(keys)) == len(keys)
+    parsed = [uuid.UUID(key) for key in keys]
+    assert all(
+        u.version == 4 and u.variant == uuid.RFC_4122 and str(u) == k
+        for u, k in zip(parsed, keys, strict=True)
+    )
+    # Every one of the 122 free bits takes both values across the sample.
+    fixed = (0xF << 76) | (0x3 << 62)
+    ones = zeros = 0
+    for u in parsed:
+        ones |= u.int
+        zeros |= ~u.int
+    free = ((1 << 128) - 1) & ~fixed
+    assert ones & free == free
+    assert zeros & free == free
+
+
+@pytest.mark.parametrize("name", ["idempotency-key", "X-Idempotency-Key", "x-idempotency-key"])
+async def test_caller_key_in_any_spelling_is_kept(name: str) -> None:
+    chain, transport, _ = make_chain(scripted(200))
+    await chain(post().with_headers({name: "mine-2"}))
+    (sent,) = transport.requests
+    assert sent.header(name) == "mine-2"
+    assert sent.header("Idempotency-Key") in (None, "mine-2")
+    assert [k for k in sent.headers if k.lower() == "idempotency-key"] in ([], [name])
 
 
 async def test_auth_header_on_every_attempt() -> None:
