@@ -10,15 +10,33 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from qoder_async.testing import FakeQoderServer
 
-__all__ = ["AGENT_B", "UNKNOWN", "Result", "assert_one_error_line", "child_env", "cli"]
+__all__ = [
+    "AGENT_B",
+    "UNKNOWN",
+    "Result",
+    "assert_one_error_line",
+    "child_env",
+    "cli",
+    "server_fixture",
+]
 
 AGENT_B = "agent_" + "b" * 32
 UNKNOWN = "dep_" + "f" * 32
+
+
+@pytest.fixture(name="server")
+async def server_fixture() -> AsyncIterator[FakeQoderServer]:
+    """A started ``FakeQoderServer(seed=1)`` for the CLI to talk to, closed after the test."""
+    async with FakeQoderServer(seed=1) as srv:
+        yield srv
 
 
 @dataclass

@@ -8,7 +8,6 @@ import asyncio
 import io
 import json
 import sys
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -23,14 +22,8 @@ from tests.cli_support import (
     assert_one_error_line,
     child_env,
     cli,
+    server_fixture,  # noqa: F401 (pytest fixture)
 )
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeQoderServer]:
-    async with FakeQoderServer(seed=1) as srv:
-        yield srv
-
 
 # -- in-process: help, parsing, rendering -------------------------------------------------
 

@@ -11,10 +11,7 @@ import os
 import pty
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from qoder_async.testing import FakeQoderServer
 from tests.cli_support import (
@@ -23,14 +20,8 @@ from tests.cli_support import (
     assert_one_error_line,
     child_env,
     cli,
+    server_fixture,  # noqa: F401 (pytest fixture)
 )
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeQoderServer]:
-    async with FakeQoderServer(seed=1) as srv:
-        yield srv
-
 
 # -- bulk-archive -----------------------------------------------------------------------
 

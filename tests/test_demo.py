@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import sys
 import time
@@ -12,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests.cli_support import child_env
+
 
 async def run_demo(*args: str, wait: float = 90.0) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QODER_")}
+    env = child_env(None)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

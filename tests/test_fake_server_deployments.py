@@ -6,44 +6,27 @@ Wire shapes are compared with the recorded fixtures key for key; validation, aut
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from qoder_async.testing import FakeQoderServer
+from tests.fake_server_support import (
+    Clock,
+    auth_headers,
+    call,
+    fixture,
+    http_fixture,  # noqa: F401 (pytest fixture)
+    server_fixture,  # noqa: F401 (pytest fixture)
+    server_options_fixture,  # noqa: F401 (pytest fixture)
+    shape,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures"
 DEPLOYMENT_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 DEP_ID = re.compile(r"^dep_[0-9a-f]{32}$")
 FIXTURE_NOW = 1781427212.0  # 2026-06-14T08:53:32Z, the creation time in deployment.json
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def shape(value: Any) -> Any:
-    """Key structure plus null-ness of a JSON value (what "field for field" means here)."""
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return None if value is None else "value"
 
 
 def create_body(**overrides: Any) -> dict[str, Any]:
@@ -63,30 +46,16 @@ def create_body(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def clock() -> Clock:
+    """Starts at the creation time recorded in ``deployment.json``."""
     return Clock(FIXTURE_NOW)
 
 
-@pytest.fixture
-async def server(clock: Clock) -> AsyncIterator[FakeQoderServer]:
-    async with FakeQoderServer(clock=clock) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http(server: FakeQoderServer) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    async with aiohttp.ClientSession(base_url=server.url + "/", headers=headers) as session:
-        yield session
-
-
 async def post(http: aiohttp.ClientSession, path: str, body: Any = None) -> tuple[int, Any]:
-    async with http.post(path, json=body) as response:
-        return response.status, await response.json()
+    return await call(http, "POST", path, json=body)
 
 
 async def get(http: aiohttp.ClientSession, path: str) -> tuple[int, Any]:
-    async with http.get(path) as response:
-        return response.status, await response.json()
+    return await call(http, "GET", path)
 
 
 async def test_create_returns_the_documented_deployment_shape(
@@ -382,9 +351,8 @@ async def test_every_response_has_a_fresh_request_id(http: aiohttp.ClientSession
 async def test_base_path_is_configurable() -> None:
     async with FakeQoderServer(base_path="/custom/") as server:
         assert server.url.endswith(f":{server.port}/custom")
-        headers = {"Authorization": f"Bearer {server.token}"}
         async with (
-            aiohttp.ClientSession(headers=headers) as session,
+            aiohttp.ClientSession(headers=auth_headers(server)) as session,
             session.get(server.url + "/deployments") as response,
         ):
             assert response.status == 200

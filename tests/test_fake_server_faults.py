@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 
 from qoder_async.testing import DEFAULT_RANDOM_KINDS, FakeQoderServer, Fault, FaultPlan
+from tests.fake_server_support import (
+    auth_headers,
+    http_fixture,  # noqa: F401 (pytest fixture)
+    server_fixture,  # noqa: F401 (pytest fixture)
+)
 
 RESET = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeQoderServer]:
-    async with FakeQoderServer() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http(server: FakeQoderServer) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    async with aiohttp.ClientSession(base_url=server.url + "/", headers=headers) as session:
-        yield session
+def server_options() -> dict[str, Any]:
+    """The server keeps real time here: no hand-moved clock."""
+    return {}
 
 
 @pytest.fixture
@@ -168,7 +166,7 @@ async def test_latency_delays_a_normal_answer(
 
 async def test_global_latency_applies_to_every_request(dep_id: str) -> None:
     async with FakeQoderServer(latency=0.05, faults=FaultPlan(latency=0.05)) as server:
-        headers = {"Authorization": f"Bearer {server.token}"}
+        headers = auth_headers(server)
         async with aiohttp.ClientSession(headers=headers) as session:
             started = time.monotonic()
             for _ in range(2):
@@ -240,7 +238,7 @@ async def test_faults_come_after_authentication(server: FakeQoderServer) -> None
         async with session.get(server.url + "/deployments") as response:
             assert response.status == 401
         assert server.faults.pending("deployments.list") == 1
-        headers = {"Authorization": f"Bearer {server.token}"}
+        headers = auth_headers(server)
         async with session.get(server.url + "/deployments", headers=headers) as response:
             assert response.status == 500
 
@@ -273,7 +271,7 @@ async def drive(seed: int) -> tuple[list[str], list[tuple[str, str]]]:
     plan = FaultPlan(seed=seed, rate=0.3)
     async with FakeQoderServer(faults=plan, seed=seed) as server:
         ids = server.seed_deployments(40)
-        headers = {"Authorization": f"Bearer {server.token}"}
+        headers = auth_headers(server)
         connector = aiohttp.TCPConnector(force_close=True)
         outcomes = []
         async with aiohttp.ClientSession(headers=headers, connector=connector) as session:

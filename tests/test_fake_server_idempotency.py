@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
 from qoder_async.testing import FakeQoderServer
+from tests.fake_server_support import (
+    Clock,
+    clock_fixture,  # noqa: F401 (pytest fixture)
+    http_fixture,  # noqa: F401 (pytest fixture)
+    server_fixture,  # noqa: F401 (pytest fixture)
+)
 
-NOW = 1781427481.0
 CONFLICT = "Idempotency key reused with a different request body."
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-async def server(clock: Clock) -> AsyncIterator[FakeQoderServer]:
-    async with FakeQoderServer(clock=clock, tokens=["pt-one", "pt-two"]) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http(server: FakeQoderServer) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    async with aiohttp.ClientSession(base_url=server.url + "/", headers=headers) as session:
-        yield session
+def server_options(clock: Clock) -> dict[str, Any]:
+    """Two tokens, so that key scoping per token can be checked."""
+    return {"clock": clock, "tokens": ["pt-one", "pt-two"]}
 
 
 async def post(

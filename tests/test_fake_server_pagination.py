@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from qoder_async.testing import FakeQoderServer
+from tests.fake_server_support import (
+    Clock,
+    clock_fixture,  # noqa: F401 (pytest fixture)
+    fixture,
+    http_fixture,  # noqa: F401 (pytest fixture)
+    server_fixture,  # noqa: F401 (pytest fixture)
+    server_options_fixture,  # noqa: F401 (pytest fixture)
+)
 
-FIXTURES = Path(__file__).parent / "fixtures"
-NOW = 1781427481.0  # 2026-06-14T08:58:01Z
 COUNT = 2500
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-async def server(clock: Clock) -> AsyncIterator[FakeQoderServer]:
-    async with FakeQoderServer(clock=clock) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http(server: FakeQoderServer) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    async with aiohttp.ClientSession(base_url=server.url + "/", headers=headers) as session:
-        yield session
 
 
 @pytest.fixture
@@ -147,7 +124,7 @@ async def test_unknown_cursor_is_400(http: aiohttp.ClientSession, name: str) -> 
 
 
 async def test_empty_list_envelope(http: aiohttp.ClientSession) -> None:
-    expected = json.loads((FIXTURES / "list_page_empty.json").read_text())
+    expected = fixture("list_page_empty.json")
     assert await page(http, {}) == {**expected, "next_page": None}
 
 

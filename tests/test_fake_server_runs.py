@@ -2,63 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from qoder_async.testing import FakeQoderServer
+from tests.fake_server_support import (
+    NOW,
+    Clock,
+    call,
+    clock_fixture,  # noqa: F401 (pytest fixture)
+    fixture,
+    http_fixture,  # noqa: F401 (pytest fixture)
+    server_fixture,  # noqa: F401 (pytest fixture)
+    server_options_fixture,  # noqa: F401 (pytest fixture)
+    shape,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures"
-NOW = 1781427481.0  # 2026-06-14T08:58:01Z
 RUN_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def shape(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return None if value is None else "value"
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-async def server(clock: Clock) -> AsyncIterator[FakeQoderServer]:
-    async with FakeQoderServer(clock=clock) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http(server: FakeQoderServer) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    async with aiohttp.ClientSession(base_url=server.url + "/", headers=headers) as session:
-        yield session
-
-
-async def call(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> tuple[int, Any]:
-    async with http.request(method, path, **kw) as response:
-        return response.status, await response.json()
 
 
 async def run(http: aiohttp.ClientSession, dep_id: str) -> dict[str, Any]:

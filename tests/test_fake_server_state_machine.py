@@ -3,56 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from qoder_async.testing import FakeQoderServer
+from tests.fake_server_support import (
+    NOW,
+    Clock,
+    call,
+    clock_fixture,  # noqa: F401 (pytest fixture)
+    fixture,
+    http_fixture,  # noqa: F401 (pytest fixture)
+    server_fixture,  # noqa: F401 (pytest fixture)
+    server_options_fixture,  # noqa: F401 (pytest fixture)
+    shape,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures"
-NOW = 1781427481.0  # 2026-06-14T08:58:01Z
 UNKNOWN = "dep_0123456789abcdef0123456789abcdef"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def shape(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return None if value is None else "value"
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-async def server(clock: Clock) -> AsyncIterator[FakeQoderServer]:
-    async with FakeQoderServer(clock=clock) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http(server: FakeQoderServer) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    async with aiohttp.ClientSession(base_url=server.url + "/", headers=headers) as session:
-        yield session
 
 
 def make(server: FakeQoderServer, state: str) -> str:
@@ -78,13 +47,10 @@ def logical(deployment: dict[str, Any]) -> str:
 
 async def act(http: aiohttp.ClientSession, action: str, dep_id: str) -> tuple[int, Any]:
     if action == "get":
-        request = http.get(f"deployments/{dep_id}")
-    elif action == "update":
-        request = http.post(f"deployments/{dep_id}", json={"description": "changed"})
-    else:
-        request = http.post(f"deployments/{dep_id}/{action}")
-    async with request as response:
-        return response.status, await response.json()
+        return await call(http, "GET", f"deployments/{dep_id}")
+    if action == "update":
+        return await call(http, "POST", f"deployments/{dep_id}", json={"description": "changed"})
+    return await call(http, "POST", f"deployments/{dep_id}/{action}")
 
 
 # (state, action) -> (status, logical state afterwards)

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import pickle
-import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -47,6 +46,7 @@ from qoder_async.config import ClientConfig
 from qoder_async.middleware import AuthHeaders
 from qoder_async.testing import FakeQoderServer, Fault, FaultPlan
 from qoder_async.transport import MockTransport
+from tests.contrib_support import free_port
 
 TOKEN = "pt-SECRET-9f8e7d6c5b4a"
 WRONG_TOKEN = "pt-SECRET-0a1b2c3d4e5f"
@@ -110,13 +110,6 @@ def sdk_logger() -> Iterator[logging.Logger]:
     finally:
         logger.handlers[:] = saved_handlers
         logger.setLevel(saved_level)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def run_cli(server: FakeQoderServer, token: str, *args: str) -> str:
