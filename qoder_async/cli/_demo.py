@@ -14,7 +14,6 @@ import json
 import random
 import sys
 import time
-import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from qoder_async.cli._progress import Progress
 from qoder_async.cli._runtime import EXIT_FAILED, EXIT_OK, run_async
 from qoder_async.client import QoderClient
 from qoder_async.config import RetryPolicy
-from qoder_async.errors import QoderError, ResponseDecodeError
+from qoder_async.errors import QoderError
 
 if TYPE_CHECKING:
     from qoder_async.testing import FakeQoderServer
@@ -35,9 +34,6 @@ DEFAULT_COUNT = 3000
 DEFAULT_SEED = 7
 DEFAULT_FAULT_RATE = 0.10
 NAME_PREFIX = "demo-"
-# The SDK retries a cut-off body only as far as the bulk layer checks state; a plain
-# create re-sends with the same key, which the API answers with the stored response.
-RESENDS = 4
 DEMO_RETRY = RetryPolicy(max_attempts=8, deadline=60.0, initial_backoff=0.05, max_backoff=1.0)
 
 
@@ -76,49 +72,35 @@ def _fault_mixes() -> tuple[list[Any], list[Any]]:
 
 
 async def _create_all(
-    client: QoderClient, server: FakeQoderServer, count: int, concurrency: int, rng: random.Random
-) -> tuple[dict[str, str], int, list[str]]:
-    """Create ``count`` deployments with ``concurrency`` workers.
+    client: QoderClient, server: FakeQoderServer, count: int, concurrency: int
+) -> tuple[dict[str, str], list[str]]:
+    """Create ``count`` deployments with ``concurrency`` workers: name -> id, failed names.
 
-    Returns name -> id, how many cut-off responses were re-sent, and failed names.
+    Each create is one SDK call: its retries (after a reset, a 503 or a cut-off answer)
+    carry the call's Idempotency-Key, so the API replays instead of creating twice.
     """
     state = server.state
     names = iter(f"{NAME_PREFIX}{i:05d}" for i in range(count))
     created: dict[str, str] = {}
     failed: list[str] = []
-    resent = 0
     progress = Progress(sys.stderr, "create ", total=count, enabled=sys.stderr.isatty())
 
     async def create(name: str) -> None:
-        nonlocal resent
-        key = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        for attempt in range(1, RESENDS + 1):
-            try:
-                deployment = await client.deployments.create(
-                    name=name,
-                    agent=state.default_agent_id,
-                    environment_id=state.default_environment_id,
-                    initial_events=[{"type": "user.message", "content": "Summarise new issues"}],
-                    schedule={"type": "cron", "expression": "0 9 * * 1-5", "timezone": "UTC"},
-                    metadata={"team": "demo"},
-                    idempotency_key=key,
-                )
-            except ResponseDecodeError:
-                # The change may have landed and only the body was cut: the same key
-                # gets the stored response back instead of a second deployment.
-                if attempt == RESENDS:
-                    failed.append(name)
-                    progress.advance(ok=False)
-                    return
-                resent += 1
-                continue
-            except QoderError:
-                failed.append(name)
-                progress.advance(ok=False)
-                return
-            created[name] = deployment.id
-            progress.advance()
+        try:
+            deployment = await client.deployments.create(
+                name=name,
+                agent=state.default_agent_id,
+                environment_id=state.default_environment_id,
+                initial_events=[{"type": "user.message", "content": "Summarise new issues"}],
+                schedule={"type": "cron", "expression": "0 9 * * 1-5", "timezone": "UTC"},
+                metadata={"team": "demo"},
+            )
+        except QoderError:
+            failed.append(name)
+            progress.advance(ok=False)
             return
+        created[name] = deployment.id
+        progress.advance()
 
     async def worker() -> None:
         for name in names:  # the shared iterator hands each name to one worker
@@ -127,7 +109,7 @@ async def _create_all(
     async with progress, asyncio.TaskGroup() as group:
         for _ in range(min(concurrency, count)):
             group.create_task(worker())
-    return created, resent, failed
+    return created, failed
 
 
 async def _list_all(client: QoderClient) -> tuple[list[str], int]:
@@ -223,15 +205,14 @@ async def _demo(args: argparse.Namespace) -> int:
                 seed=args.seed, rate=rate, kinds=writes, endpoints={"deployments.create"}
             )
             begin = time.monotonic()
-            created, resent, failed_creates = await _create_all(
-                client, server, count, args.concurrency, rng
-            )
+            created, failed_creates = await _create_all(client, server, count, args.concurrency)
+            retries = server.request_counts["deployments.create"] - count
             took = time.monotonic() - begin
             say(
                 f"1. Created {format_count(len(created))} deployments with POST /deployments "
                 f"({args.concurrency} at a time) in {took:.1f} s; "
-                f"{sum(server.faults_injected.values())} faults injected, {resent} cut-off "
-                "responses re-sent with the same Idempotency-Key"
+                f"{sum(server.faults_injected.values())} faults injected, {retries} retries "
+                "(each with its call's Idempotency-Key)"
                 + (f", {len(failed_creates)} FAILED" if failed_creates else "")
                 + "."
             )
@@ -284,7 +265,7 @@ async def _demo(args: argparse.Namespace) -> int:
                 "type": "demo_summary",
                 "created": len(created),
                 "create_failures": len(failed_creates),
-                "create_resent": resent,
+                "create_retries": retries,
                 "listed": len(listed),
                 "pages": pages,
                 "archive_faults_injected": archive_faults,
