@@ -10,13 +10,24 @@ Each decoder takes the parsed value and either returns a model or raises
 the type checks and build those paths (``_decode_deployment`` uses them too). The input
 is not copied: raw mappings kept in a model (``metadata``, ``extra`` values, unknown
 events) are the input's own objects.
+
+The models that come by the thousand (deployments and runs) have two decoders: a fast
+path, written out inline for the well-formed shape the API sends, and the careful one
+built from the helpers. The fast path accepts a value only where the careful decoder
+would return the very same model; on anything unusual (a missing key, an unexpected
+type, a timestamp that is not plain UTC) it gives up, and the careful decoder decodes
+the value again and, if it is wrong, says where. So every result and every
+``DecodeFailure`` is the careful decoder's.
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+import attrs
 
 from qoder_async._model_parts import parse_timestamp
 from qoder_async.models import (
@@ -32,13 +43,16 @@ from qoder_async.models import (
 
 __all__ = [
     "DecodeFailure",
+    "Unusual",
     "agent_ref",
     "array",
     "describe",
     "enum_or_str",
     "expect_type",
     "extra_of",
+    "fast_agent_ref",
     "field_error",
+    "from_isoformat",
     "items",
     "mapping_or_empty",
     "nested",
@@ -49,6 +63,7 @@ __all__ = [
     "opt_str",
     "opt_ts",
     "page",
+    "positional_builder",
     "req_int",
     "req_str",
     "req_ts",
@@ -78,6 +93,49 @@ class DecodeFailure(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (DecodeFailure, (self.reason, self.path))
+
+
+class Unusual(Exception):
+    """Raised by a fast path to hand a value over to its careful decoder."""
+
+
+from_isoformat = datetime.fromisoformat
+"""The C parser behind ``parse_timestamp``; fast paths call it directly and accept its
+result only when its ``tzinfo`` is ``UTC`` (what ``parse_timestamp`` returns as is)."""
+
+
+def positional_builder(cls: type[T]) -> Callable[..., T]:
+    """A function making a ``cls`` from all its fields, positionally, in attrs' order.
+
+    Fast paths build several models per item and thousands of items per page; the
+    keyword-only attrs ``__init__`` of a frozen class spends more on matching up to 19
+    keywords and on ``object.__setattr__`` than on the data. This sets the slots
+    directly, which builds an equal, equally frozen object. It is only done for plain
+    classes: if a field has a validator or converter, or the class an attrs init hook,
+    the builder calls the real constructor, so it can never skip a check added later.
+    """
+    fields = attrs.fields(cast(Any, cls))
+    names = [field.name for field in fields]
+    plain = (
+        all(f.init and f.validator is None and f.converter is None for f in fields)
+        and not hasattr(cls, "__attrs_pre_init__")
+        and not hasattr(cls, "__attrs_post_init__")
+        and all(isinstance(cls.__dict__.get(n), types.MemberDescriptorType) for n in names)
+    )
+    if not plain:
+        aliases = [field.alias for field in fields]
+
+        def build(*values: Any) -> T:
+            return cls(**dict(zip(aliases, values, strict=True)))
+
+        return build
+    # Generated like attrs' own __init__: one slot store per field, no loop.
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    namespace.update({f"_set_{name}": cls.__dict__[name].__set__ for name in names})
+    stores = "".join(f"    _set_{name}(self, {name})\n" for name in names)
+    source = f"def build({', '.join(names)}):\n    self = _new(_cls)\n{stores}    return self\n"
+    exec(compile(source, f"<positional builder {cls.__qualname__}>", "exec"), namespace)
+    return cast("Callable[..., T]", namespace["build"])
 
 
 def describe(value: Any) -> str:
@@ -283,6 +341,28 @@ def agent_ref(obj: Any) -> AgentRef:
     )
 
 
+_make_agent = positional_builder(AgentRef)
+
+
+def fast_agent_ref(obj: Any) -> AgentRef:
+    """``agent_ref`` for the usual shape; raises (anything) where it is not."""
+    if type(obj) is not dict:
+        raise Unusual
+    agent_id = obj["id"]
+    version = obj["version"]
+    kind = obj.get("type")
+    if type(agent_id) is not str or type(version) is not int:
+        raise Unusual
+    if type(kind) is not str:
+        if kind is not None:
+            raise Unusual
+        kind = "agent"
+    elif not kind:
+        kind = "agent"
+    extra = {} if obj.keys() <= _AGENT_KEYS else extra_of(obj, _AGENT_KEYS)
+    return _make_agent(agent_id, kind, version, extra)
+
+
 _RUN_ERROR_KEYS = frozenset({"type", "message"})
 
 
@@ -334,6 +414,94 @@ _RUN_KEYS = frozenset(
 
 def run(obj: Any) -> DeploymentRun:
     """Decode a ``DeploymentRun``."""
+    if type(obj) is dict:
+        try:
+            return _fast_run(obj)
+        except Exception:
+            # Unusual: the careful decoder decides, outside this handler so that its
+            # DecodeFailure carries no unrelated exception as context.
+            pass
+    return _careful_run(obj)
+
+
+_make_run = positional_builder(DeploymentRun)
+_make_trigger = positional_builder(TriggerContext)
+_make_run_extras = positional_builder(RunExtras)
+
+
+def _fast_ts(value: Any) -> datetime:
+    parsed = from_isoformat(value)
+    if parsed.tzinfo is not UTC:
+        raise Unusual
+    return parsed
+
+
+def _fast_run(obj: dict[str, Any]) -> DeploymentRun:
+    if obj.get("type", "deployment_run") != "deployment_run":
+        raise Unusual
+    run_id = obj["id"]
+    deployment_id = obj["deployment_id"]
+    status = obj["status"]
+    if type(run_id) is not str or type(deployment_id) is not str or type(status) is not str:
+        raise Unusual
+    error = obj.get("error")
+    if error is not None:
+        error = _run_error(error)
+    trigger = obj["trigger_context"]
+    if type(trigger) is not dict:
+        raise Unusual
+    trigger_type = trigger["type"]
+    if type(trigger_type) is not str:
+        raise Unusual
+    session_id = obj.get("session_id")
+    if session_id is not None and type(session_id) is not str:
+        raise Unusual
+    completed_at = obj.get("completed_at")
+    if completed_at is not None:
+        completed_at = _fast_ts(completed_at)
+    duration_ms = obj.get("duration_ms")
+    if duration_ms is not None and type(duration_ms) is not int:
+        raise Unusual
+    extras = obj.get("cas_run_extras")
+    if extras is not None:
+        if type(extras) is not dict:
+            raise Unusual
+        attempt = extras["attempt"]
+        turn_id = extras.get("turn_id")
+        started_at = extras.get("started_at")
+        if type(attempt) is not int or (turn_id is not None and type(turn_id) is not str):
+            raise Unusual
+        if started_at is not None:
+            started_at = _fast_ts(started_at)
+        extras = _make_run_extras(
+            attempt,
+            turn_id,
+            started_at,
+            {} if extras.keys() <= _RUN_EXTRAS_KEYS else extra_of(extras, _RUN_EXTRAS_KEYS),
+        )
+    # Positional, in DeploymentRun's field order (see positional_builder).
+    return _make_run(
+        "deployment_run",  # type
+        run_id,  # id
+        deployment_id,  # deployment_id
+        fast_agent_ref(obj["agent"]),  # agent
+        _RUN_STATUS.get(status, status),  # status
+        error,  # error
+        _make_trigger(  # trigger_context
+            _TRIGGER_TYPE.get(trigger_type, trigger_type),
+            {} if trigger.keys() <= _TRIGGER_KEYS else extra_of(trigger, _TRIGGER_KEYS),
+        ),
+        _fast_ts(obj["triggered_at"]),  # triggered_at
+        _fast_ts(obj["created_at"]),  # created_at
+        session_id,  # session_id
+        completed_at,  # completed_at
+        duration_ms,  # duration_ms
+        extras,  # cas_run_extras
+        {} if obj.keys() <= _RUN_KEYS else extra_of(obj, _RUN_KEYS),  # extra
+    )
+
+
+def _careful_run(obj: Any) -> DeploymentRun:
     if not isinstance(obj, dict):
         raise not_object(obj)
     return DeploymentRun(
@@ -363,8 +531,17 @@ def page(obj: Any, decode_item: Callable[[Any], T]) -> Page[T]:
         raise not_object(obj)
     if "data" not in obj:
         raise DecodeFailure("missing required field", ".data")
+    raw = obj["data"]
     try:
-        data = items(decode_item, obj["data"])
+        if type(raw) is list:
+            try:
+                data = tuple(map(decode_item, raw))
+            except DecodeFailure:
+                # Again item by item, only to name the failing index: failures are rare,
+                # and the per-item bookkeeping is not worth paying on every page.
+                data = items(decode_item, raw)
+        else:
+            data = items(decode_item, raw)
     except DecodeFailure as exc:
         exc.path = f".data{exc.path}"
         raise

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from qoder_async._decode import (
     DecodeFailure,
+    Unusual,
     agent_ref,
     array,
     describe,
     enum_or_str,
     expect_type,
     extra_of,
+    fast_agent_ref,
+    from_isoformat,
     items,
     mapping_or_empty,
     nested,
@@ -21,6 +25,7 @@ from qoder_async._decode import (
     opt_nested,
     opt_str,
     opt_ts,
+    positional_builder,
     req_str,
     req_ts,
     string,
@@ -167,6 +172,159 @@ _DEPLOYMENT_KEYS = frozenset(
 
 def deployment(obj: Any) -> Deployment:
     """Decode a ``Deployment``."""
+    if type(obj) is dict:
+        try:
+            return _fast_deployment(obj)
+        except Exception:
+            # Unusual: the careful decoder decides, outside this handler so that its
+            # DecodeFailure carries no unrelated exception as context.
+            pass
+    return _careful_deployment(obj)
+
+
+# The fast path (see ``_decode``): accepts only what the careful decoder would decode to
+# the very same model, and raises (anything) otherwise.
+
+_make_deployment = positional_builder(Deployment)
+_make_schedule = positional_builder(Schedule)
+_make_user_message = positional_builder(UserMessage)
+_make_system_message = positional_builder(SystemMessage)
+
+
+def _fast_schedule(obj: Any) -> Schedule:
+    if type(obj) is not dict:
+        raise Unusual
+    kind = obj["type"]
+    expression = obj["expression"]
+    timezone = obj["timezone"]
+    if type(kind) is not str or type(expression) is not str or type(timezone) is not str:
+        raise Unusual
+    runs = obj.get("upcoming_runs_at")
+    if runs is None:
+        upcoming: tuple[Any, ...] = ()
+    elif type(runs) is list:
+        upcoming = tuple(map(from_isoformat, runs))
+        for when in upcoming:
+            if when.tzinfo is not UTC:
+                raise Unusual
+    else:
+        raise Unusual
+    last_run_at = obj.get("last_run_at")
+    if last_run_at is not None:
+        last_run_at = from_isoformat(last_run_at)
+        if last_run_at.tzinfo is not UTC:
+            raise Unusual
+    extra = {} if obj.keys() <= _SCHEDULE_KEYS else extra_of(obj, _SCHEDULE_KEYS)
+    return _make_schedule(kind, expression, timezone, upcoming, last_run_at, extra)
+
+
+def _fast_event(obj: Any) -> InitialEvent:
+    # A message with plain-string content is what the API echoes back; the rest goes
+    # through the careful helper (whose failure sends the deployment the careful way).
+    if type(obj) is dict:
+        content = obj.get("content")
+        if type(content) is str:
+            kind = obj.get("type")
+            extra = {} if obj.keys() <= _MESSAGE_KEYS else extra_of(obj, _MESSAGE_KEYS)
+            if kind == "user.message":
+                return _make_user_message("user.message", content, extra)
+            if kind == "system.message":
+                return _make_system_message("system.message", content, extra)
+    return _event(obj)
+
+
+def _fast_deployment(obj: dict[str, Any]) -> Deployment:
+    if obj.get("type", "deployment") != "deployment":
+        raise Unusual
+    deployment_id = obj["id"]
+    name = obj["name"]
+    environment_id = obj["environment_id"]
+    status = obj["status"]
+    if (
+        type(deployment_id) is not str
+        or type(name) is not str
+        or type(environment_id) is not str
+        or type(status) is not str
+    ):
+        raise Unusual
+    description = obj.get("description")
+    if description is not None and type(description) is not str:
+        raise Unusual
+    schedule = obj.get("schedule")
+    if schedule is not None:
+        schedule = _fast_schedule(schedule)
+    events = obj.get("initial_events")
+    if events is None:
+        events = ()
+    elif type(events) is list:
+        events = tuple(map(_fast_event, events))
+    else:
+        raise Unusual
+    resources = obj.get("resources")
+    if resources is None:
+        resources = ()
+    elif type(resources) is list:
+        resources = tuple(map(_resource, resources))
+    else:
+        raise Unusual
+    vault_ids = obj.get("vault_ids")
+    if vault_ids is None:
+        vault_ids = ()
+    elif type(vault_ids) is list:
+        vault_ids = tuple(vault_ids)
+        for vault_id in vault_ids:
+            if type(vault_id) is not str:
+                raise Unusual
+    else:
+        raise Unusual
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif type(metadata) is not dict:
+        raise Unusual
+    paused_reason = obj.get("paused_reason")
+    if paused_reason is not None:
+        paused_reason = _paused_reason(paused_reason)
+    archived_at = obj.get("archived_at")
+    if archived_at is not None:
+        archived_at = from_isoformat(archived_at)
+        if archived_at.tzinfo is not UTC:
+            raise Unusual
+    created_at = from_isoformat(obj["created_at"])
+    updated_at = from_isoformat(obj["updated_at"])
+    if created_at.tzinfo is not UTC or updated_at.tzinfo is not UTC:
+        raise Unusual
+    environment_variables = obj.get("environment_variables")
+    if environment_variables is not None and type(environment_variables) is not str:
+        raise Unusual
+    budget = obj.get("budget")
+    if budget is not None and type(budget) is not dict:
+        raise Unusual
+    # Positional, in Deployment's field order (see positional_builder).
+    return _make_deployment(
+        "deployment",  # type
+        deployment_id,  # id
+        name,  # name
+        description,  # description
+        fast_agent_ref(obj["agent"]),  # agent
+        environment_id,  # environment_id
+        schedule,  # schedule
+        events,  # initial_events
+        resources,  # resources
+        vault_ids,  # vault_ids
+        metadata,  # metadata
+        _DEPLOYMENT_STATUS.get(status, status),  # status
+        paused_reason,  # paused_reason
+        archived_at,  # archived_at
+        created_at,  # created_at
+        updated_at,  # updated_at
+        environment_variables,  # environment_variables
+        budget,  # budget
+        {} if obj.keys() <= _DEPLOYMENT_KEYS else extra_of(obj, _DEPLOYMENT_KEYS),  # extra
+    )
+
+
+def _careful_deployment(obj: Any) -> Deployment:
     if not isinstance(obj, dict):
         raise not_object(obj)
     return Deployment(
