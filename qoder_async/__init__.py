@@ -7,7 +7,7 @@ Start with ``QoderClient``::
             await client.deployments.archive(deployment.id)
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from qoder_async._messages import Request, Response
 from qoder_async.client import QoderClient
@@ -59,10 +59,21 @@ from qoder_async.models import (
 from qoder_async.pagination import AsyncPaginator, PaginationError
 from qoder_async.transport import AiohttpTransport, MockTransport, Transport
 
-try:
-    __version__ = version("qoder-async")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+
+def __getattr__(name: str) -> Any:
+    # ``__version__`` is looked up on first access: importlib.metadata and the scan for
+    # the installed distribution cost several milliseconds, and few programs ask.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("qoder-async")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0.0.0"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "APIConnectionError",

@@ -10,13 +10,17 @@ few wire rules layered on top:
   events API accepts;
 * datetimes become RFC 3339 strings with ``Z``; enum members become their value.
 
-The converter is private to this module; nothing else in the package imports cattrs.
+The converter is private to this module; nothing else in the package imports cattrs. It
+is built, hooks and all, on the first ``unstructure`` call: only ``create`` and
+``update`` need it, and generating its hooks was the largest single cost of importing
+the package.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
+import threading
 import typing
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,7 +69,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-_converter = cattrs.Converter(detailed_validation=False)
+# Set by _build_converter; the hooks below only ever run inside it, after it is set.
+_converter: cattrs.Converter
+_converter_ready = False
+_converter_lock = threading.Lock()
 
 # Decoders of the models that come in pages, by class.
 _ITEM_DECODERS: dict[type[Any], Callable[[Any], Any]] = {
@@ -231,8 +238,15 @@ def _register_unstructure_hooks() -> None:
         _converter.register_unstructure_hook(cls, hook)
 
 
-_register_structure_hooks()
-_register_unstructure_hooks()
+def _build_converter() -> None:
+    global _converter, _converter_ready
+    with _converter_lock:  # two threads' first calls must not see a half-built one
+        if _converter_ready:
+            return
+        _converter = cattrs.Converter(detailed_validation=False)
+        _register_structure_hooks()
+        _register_unstructure_hooks()
+        _converter_ready = True
 
 
 def unstructure(obj: Any) -> Any:
@@ -242,4 +256,6 @@ def unstructure(obj: Any) -> Any:
     string ``content`` becomes ``[{"type": "text", "text": …}]``, datetimes become
     RFC 3339 strings with ``Z``.
     """
+    if not _converter_ready:
+        _build_converter()
     return _converter.unstructure(obj)

@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qoder_async._schedule_rules import cron_expression, schedule_body, time_zone
 from qoder_async._serde import unstructure
 from qoder_async.models import (
     AgentRef,
@@ -32,12 +31,12 @@ __all__ = [
     "boolean",
     "build_create_body",
     "build_update_body",
-    "cron_expression",
+    "cron_expression",  # noqa: F822 - loaded on first use by __getattr__
     "deployment_id",
     "environment_id",
     "page_limit",
     "run_id",
-    "time_zone",
+    "time_zone",  # noqa: F822 - loaded on first use by __getattr__
 ]
 
 MAX_NAME = 256
@@ -49,6 +48,17 @@ MAX_METADATA_VALUE = 512
 MAX_PAGE_LIMIT = 1000
 _RESERVED_METADATA = "cas_config"
 _EVENT_TYPES = ("user.message", "user.define_outcome", "system.message")
+_SCHEDULE_RULES = frozenset({"cron_expression", "time_zone"})
+
+
+def __getattr__(name: str) -> Any:
+    # The schedule checks (and zoneinfo under them) load on first use: only a create or
+    # update that sets a schedule needs them, not every program importing the package.
+    if name in _SCHEDULE_RULES:
+        from qoder_async import _schedule_rules
+
+        return getattr(_schedule_rules, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _show(value: Any) -> str:
@@ -338,6 +348,8 @@ def _optional_fields(
     if description is not None:
         body["description"] = _text(description, "description")
     if schedule is not None:
+        from qoder_async._schedule_rules import schedule_body  # see __getattr__ above
+
         body["schedule"] = schedule_body(schedule)
     if resources is not None:
         items = _items(resources, "resources")

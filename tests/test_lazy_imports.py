@@ -1,0 +1,102 @@
+"""What ``import qoder_async`` leaves for later, and that it still works when asked for.
+
+Each check runs in a fresh interpreter, so nothing imported by other tests hides what
+the import itself loads.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def run_fresh(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_import_defers_version_lookup_schedule_rules_and_the_converter() -> None:
+    out = run_fresh(
+        """
+        import sys
+        from qoder_async import QoderClient
+        from qoder_async import _serde
+        deferred = ["importlib.metadata", "zoneinfo", "qoder_async._schedule_rules"]
+        print([name for name in deferred if name in sys.modules], _serde._converter_ready)
+        """
+    )
+    assert out == "[] False"
+
+
+def test_deferred_pieces_load_on_first_use() -> None:
+    out = run_fresh(
+        """
+        import qoder_async
+        from importlib.metadata import version
+        from qoder_async import _validation
+        from qoder_async._validation import build_create_body
+        print(qoder_async.__version__ == version("qoder-async"))
+        print("__version__" in qoder_async.__all__)
+        print(_validation.cron_expression("0 9 * * 1-5"), _validation.time_zone("Asia/Shanghai"))
+        body = build_create_body(
+            name="n",
+            agent="agent_" + "0" * 31 + "1",
+            environment_id="env_" + "0" * 31 + "1",
+            initial_events=[{"type": "user.message", "content": "hi"}],
+            schedule={"type": "cron", "expression": "0 9 * * *", "timezone": "UTC"},
+        )
+        print(body["schedule"], body["initial_events"])
+        """
+    )
+    assert out.splitlines() == [
+        "True",
+        "True",
+        "0 9 * * 1-5 Asia/Shanghai",
+        "{'type': 'cron', 'expression': '0 9 * * *', 'timezone': 'UTC'} "
+        "[{'type': 'user.message', 'content': [{'type': 'text', 'text': 'hi'}]}]",
+    ]
+
+
+def test_first_unstructure_calls_racing_in_threads_all_see_the_full_converter() -> None:
+    out = run_fresh(
+        """
+        import threading
+        from datetime import datetime, timezone
+        from qoder_async import _serde
+        from qoder_async.models import ScheduleSpec, UserMessage
+
+        value = {
+            "when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+            "schedule": ScheduleSpec(expression="0 9 * * *", timezone="UTC"),
+            "event": UserMessage(content="hi"),
+        }
+        start = threading.Barrier(8)
+        results = []
+
+        def first_call():
+            start.wait()
+            results.append(repr(_serde.unstructure(value)))
+
+        threads = [threading.Thread(target=first_call) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(len(results), len(set(results)))
+        print(results[0])
+        """
+    )
+    counts, encoded = out.splitlines()
+    assert counts == "8 1"
+    assert encoded == (
+        "{'when': '2026-01-02T03:04:05Z', "
+        "'schedule': {'expression': '0 9 * * *', 'timezone': 'UTC', 'type': 'cron'}, "
+        "'event': {'type': 'user.message', 'content': [{'type': 'text', 'text': 'hi'}]}}"
+    )
