@@ -60,8 +60,10 @@ def build_chain(middlewares: Sequence[Middleware], terminal: Handler) -> Handler
 
 
 def _bind(middleware: Middleware, call_next: Handler) -> Handler:
-    async def handler(request: Request) -> Response:
-        return await middleware(request, call_next)
+    # A plain function handing back the middleware's own awaitable, not a coroutine
+    # awaiting it: that would add one coroutine object and frame per layer per call.
+    def handler(request: Request) -> Awaitable[Response]:
+        return middleware(request, call_next)
 
     handler.__qualname__ = f"chain[{getattr(middleware, '__qualname__', middleware)!s}]"
     return handler

@@ -47,12 +47,13 @@ class ResourceContext:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """Send one logical call through the chain (retries happen inside)."""
+        # Positional: attrs' keyword construction costs more, and this runs per call.
         request = Request(
-            method=method,
-            url=url,
-            headers=dict(headers) if headers else {},
-            params=params,
-            content=None if body is None else _json.dumps(body),
+            method,
+            url,
+            dict(headers) if headers else {},
+            params,
+            None if body is None else _json.dumps(body),
         )
         return await self.handler(request)
 
