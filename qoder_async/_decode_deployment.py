@@ -260,21 +260,25 @@ def _fast_deployment(obj: dict[str, Any]) -> Deployment:
         events = tuple(map(_fast_event, events))
     else:
         raise Unusual
+    # Both are usually empty lists: no map, no loop then.
     resources = obj.get("resources")
-    if resources is None:
+    if type(resources) is list:
+        resources = tuple(map(_resource, resources)) if resources else ()
+    elif resources is None:
         resources = ()
-    elif type(resources) is list:
-        resources = tuple(map(_resource, resources))
     else:
         raise Unusual
     vault_ids = obj.get("vault_ids")
-    if vault_ids is None:
+    if type(vault_ids) is list:
+        if vault_ids:
+            vault_ids = tuple(vault_ids)
+            for vault_id in vault_ids:
+                if type(vault_id) is not str:
+                    raise Unusual
+        else:
+            vault_ids = ()
+    elif vault_ids is None:
         vault_ids = ()
-    elif type(vault_ids) is list:
-        vault_ids = tuple(vault_ids)
-        for vault_id in vault_ids:
-            if type(vault_id) is not str:
-                raise Unusual
     else:
         raise Unusual
     metadata = obj.get("metadata")
