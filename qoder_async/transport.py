@@ -163,12 +163,10 @@ class AiohttpTransport:
                 ssl=self._ssl,
             ) as resp:
                 content = await self._read_capped(resp)
+                # Positional: attrs' keyword construction costs more, and this runs per
+                # attempt.
                 return Response(
-                    status=resp.status,
-                    headers=resp.headers,
-                    content=content,
-                    request=request,
-                    elapsed=time.monotonic() - started,
+                    resp.status, resp.headers, content, request, time.monotonic() - started
                 )
         except (ResponseDecodeError, QoderError):
             raise
