@@ -32,6 +32,10 @@ class ResourceContext:
     def url(self, *segments: str) -> str:
         """``base_url`` joined with already-validated path segments, each URL-quoted."""
         # Validated ids are plain [a-z0-9_]; quoting is a cheap guard kept for any other.
+        # When the segments run together are plain, each one is (or is empty, which
+        # quotes to itself): one match for the whole path instead of one per segment.
+        if _PLAIN.fullmatch("".join(segments)):
+            return self.base_url + "/" + "/".join(segments)
         return self.base_url + "".join(
             "/" + (segment if _PLAIN.fullmatch(segment) else quote(segment, safe=""))
             for segment in segments
