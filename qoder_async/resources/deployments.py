@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qoder_async import _serde, _validation
 from qoder_async._serde import DecodeFailure
-from qoder_async.bulk import BulkJob, BulkOperation, ItemOutcome, Outcome
 from qoder_async.config import RetryPolicy
 from qoder_async.models import AgentRef, Deployment, DeploymentRun, Page, ScheduleSpec
 from qoder_async.pagination import AsyncPaginator
 from qoder_async.resources._base import ResourceContext, idempotency_headers
 from qoder_async.resources._params import ListParams, paginate
 from qoder_async.resources.runs import RunsAPI
+
+if TYPE_CHECKING:
+    from qoder_async.bulk import BulkJob, ItemOutcome
 
 __all__ = ["DeploymentsAPI"]
 
@@ -247,8 +249,8 @@ class DeploymentsAPI:
         """
         return self._bulk(
             "archive",
-            Outcome.ARCHIVED,
-            Outcome.ALREADY_ARCHIVED,
+            "archived",
+            "already_archived",
             _is_archived,
             ids,
             concurrency=concurrency,
@@ -274,8 +276,8 @@ class DeploymentsAPI:
         """
         return self._bulk(
             "pause",
-            Outcome.PAUSED,
-            Outcome.ALREADY_PAUSED,
+            "paused",
+            "already_paused",
             _is_paused,
             ids,
             concurrency=concurrency,
@@ -301,8 +303,8 @@ class DeploymentsAPI:
         """
         return self._bulk(
             "unpause",
-            Outcome.UNPAUSED,
-            Outcome.ALREADY_ACTIVE,
+            "unpaused",
+            "already_active",
             _is_active,
             ids,
             concurrency=concurrency,
@@ -315,8 +317,8 @@ class DeploymentsAPI:
     def _bulk(
         self,
         action: str,
-        done: Outcome,
-        already: Outcome,
+        done: str,
+        already: str,
         reached: Callable[[Mapping[str, Any]], bool],
         ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
         **options: Any,
@@ -330,8 +332,17 @@ class DeploymentsAPI:
         async def fetch(deployment_id: str) -> Mapping[str, Any]:
             return await ctx.call("GET", ctx.url("deployments", deployment_id), _json_object)
 
+        # Imported here, not at module level: most programs never run a bulk job, and
+        # the bulk package is a visible share of `import qoder_async`.
+        from qoder_async.bulk import BulkJob, BulkOperation, Outcome
+
         operation = BulkOperation(
-            action=action, call=call, fetch=fetch, reached=reached, done=done, already=already
+            action=action,
+            call=call,
+            fetch=fetch,
+            reached=reached,
+            done=Outcome(done),
+            already=Outcome(already),
         )
         return BulkJob(operation, ids, **options)
 
