@@ -15,7 +15,13 @@ import attrs
 
 from qoder_async._redaction import headers_repr
 
-__all__ = ["NOT_PARSED", "Request", "Response"]
+__all__ = ["NOT_PARSED", "Request", "Response", "url_path"]
+
+
+def url_path(url: str) -> str:
+    """The path (and query) of an absolute URL: ``/api/v1/cloud/deployments``."""
+    _, _, rest = url.partition("://")
+    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
 
 
 class _NotParsed:
@@ -51,6 +57,11 @@ class Request:
     params: Mapping[str, str] | None = None
     content: bytes | None = None
     timeout: float | None = None
+
+    @property
+    def path(self) -> str:
+        """The URL's path, for messages and logs (never the host or credentials)."""
+        return url_path(self.url)
 
     def with_headers(self, extra: Mapping[str, str]) -> Request:
         """Return a copy with ``extra`` headers added (replacing same-named ones)."""

@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from qoder_async._messages import Request, Response
+from qoder_async._messages import Request, Response, url_path
 from qoder_async._redaction import REDACTED
 from qoder_async.middleware import Handler, Middleware
 
@@ -120,9 +120,7 @@ _PLACEHOLDER = {"dep": "/{deployment_id}", "drun": "/{run_id}"}
 
 def route_of(url: str) -> str:
     """The URL's path with ids replaced: ``/api/v1/cloud/deployments/{deployment_id}``."""
-    _, _, rest = url.partition("://")
-    path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
-    path = path.split("?", 1)[0]
+    path = url_path(url).split("?", 1)[0]
     return _ID_SEGMENT.sub(lambda match: _PLACEHOLDER[match.group(1)], path)
 
 

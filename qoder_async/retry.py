@@ -294,7 +294,7 @@ class RetryMiddleware:
             logger.info(
                 "retrying %s %s in %.3fs after attempt %d: %s",
                 request.method,
-                _path_of(request),
+                request.path,
                 state.upcoming_sleep,
                 state.attempt_number,
                 _describe(state.outcome.exception()),
@@ -380,7 +380,7 @@ class RetryMiddleware:
 
 def _timed_out(request: Request, limit: float, number: int) -> APITimeoutError:
     return APITimeoutError(
-        f"{request.method} {_path_of(request)} timed out after {limit:.3g}s (attempt {number})",
+        f"{request.method} {request.path} timed out after {limit:.3g}s (attempt {number})",
         request=request,
         maybe_sent=True,
     )
@@ -389,11 +389,6 @@ def _timed_out(request: Request, limit: float, number: int) -> APITimeoutError:
 def _retry_after(state: tenacity.RetryCallState) -> float | None:
     assert state.outcome is not None
     return getattr(state.outcome.exception(), "retry_after", None)
-
-
-def _path_of(request: Request) -> str:
-    _, _, rest = request.url.partition("://")
-    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
 
 
 def _describe(error: BaseException | None) -> str:
@@ -428,7 +423,7 @@ def _log_attempt(
         "%s %s status=%s attempt=%d elapsed_ms=%.1f request_id=%s idempotency_key=%s "
         "request_headers=%s response_headers=%s",
         request.method,
-        _path_of(request),
+        request.path,
         status,
         number,
         (time.monotonic() - begun) * 1000.0,
@@ -438,7 +433,7 @@ def _log_attempt(
         response_headers,
         extra={
             "qoder_method": request.method,
-            "qoder_path": _path_of(request),
+            "qoder_path": request.path,
             "qoder_status": status,
             "qoder_attempt": number,
             "qoder_request_id": request_id,

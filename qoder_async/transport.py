@@ -176,7 +176,7 @@ class AiohttpTransport:
             ) from exc
         except TimeoutError as exc:
             raise APITimeoutError(
-                f"timed out waiting for {request.method} {_path(request)}",
+                f"timed out waiting for {request.method} {request.path}",
                 request=request,
                 maybe_sent=True,
             ) from exc
@@ -188,7 +188,7 @@ class AiohttpTransport:
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(
-                f"connection failed during {request.method} {_path(request)}: "
+                f"connection failed during {request.method} {request.path}: "
                 f"{type(exc).__name__}: {exc}",
                 request=request,
                 maybe_sent=True,
@@ -247,11 +247,6 @@ def _abandon(session: aiohttp.ClientSession) -> None:
 def _origin(request: Request) -> str:
     scheme, _, rest = request.url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
-
-
-def _path(request: Request) -> str:
-    _, _, rest = request.url.partition("://")
-    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
 
 
 MockHandler = Callable[[Request], Response | Awaitable[Response]]
