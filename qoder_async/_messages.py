@@ -123,7 +123,12 @@ class Response:
         return None
 
     def json(self) -> Any:
-        """Parse the body as JSON (raises ``ValueError`` when it is not)."""
+        """The body as JSON (raises ``ValueError`` when it is not).
+
+        A 2xx that went through the client's decoding step was parsed there already.
+        """
+        if self.data is not NOT_PARSED:
+            return self.data
         return json.loads(self.content)
 
     @property
