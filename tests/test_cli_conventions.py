@@ -271,3 +271,22 @@ async def test_timezone_without_cron_and_unknown_json_keys_are_named(
     )  # fmt: skip
     assert moved.code == 0, moved.err
     assert server.state.deployments[dep]["schedule"]["timezone"] == "Europe/Paris"
+
+
+# -- counts read as English ----------------------------------------------------------------
+
+
+async def test_counts_of_one_are_singular() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "qoder_async", "demo", "--count", "1", "--fault-rate", "0",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=child_env(None),
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "0. Seeded 1 already-archived deployment straight" in text
+    assert "1. Created 1 deployment with POST" in text
+    assert "0 faults injected, 0 retries" in text
+    assert "2. Listed 1 live deployment in 1 page of up to 100" in text
+    assert "3. Bulk-archiving 4 ids" in text

@@ -272,12 +272,15 @@ def bulk_summary_rows(
         rows.append(("interrupted", format_count(counts[Outcome.INTERRUPTED]), "(state unknown)"))
     rows += list(extra)
     duplicates = report.duplicates if duplicates is None else duplicates
+    extra_attempts = plural(
+        derived["extra_attempts"], "retry or state check", "retries or state checks"
+    )
     rows += [
         ("duplicates skipped", format_count(duplicates), ""),
         (
             "attempts",
             format_count(report.attempts),
-            f"({format_count(derived['extra_attempts'])} retries or state checks)",
+            f"({extra_attempts})",
         ),
         ("throttled", format_count(report.throttled), "(429 / 503 / connection reset)"),
         ("lowest concurrency", format_count(report.min_concurrency), ""),
