@@ -41,7 +41,8 @@ examples:
   qoder-async deployments list --status paused
   qoder-async --json deployments get dep_...
   qoder-async bulk-archive --agent-id agent_... --dry-run
-  qoder-async bulk-archive --file ids.txt --results done.jsonl --resume --yes"""
+  qoder-async bulk-archive --file ids.txt --results done.jsonl --resume --yes
+  source <(qoder-async completion bash)             # tab completion (bash or zsh)"""
 
 
 def _limit_option(parser: argparse.ArgumentParser, noun: str) -> None:
