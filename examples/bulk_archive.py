@@ -15,11 +15,11 @@ import argparse
 import asyncio
 import sys
 
-from qoder_async import QoderClient
+from qoder_async import DeploymentStatus, QoderClient
 from qoder_async.bulk import ItemOutcome
 
 
-async def main(agent_id: str | None, status: str | None) -> int:
+async def main(agent_id: str | None, status: DeploymentStatus | None) -> int:
     done = 0
 
     def progress(outcome: ItemOutcome) -> None:
@@ -44,6 +44,6 @@ async def main(agent_id: str | None, status: str | None) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agent-id")
-    parser.add_argument("--status", choices=["active", "paused"])
+    parser.add_argument("--status", type=DeploymentStatus, choices=list(DeploymentStatus))
     args = parser.parse_args()
     sys.exit(asyncio.run(main(args.agent_id, args.status)))

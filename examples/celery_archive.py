@@ -37,7 +37,7 @@ from typing import Any
 
 from celery import Celery
 
-from qoder_async import QoderClient
+from qoder_async import DeploymentStatus, QoderClient
 from qoder_async.contrib.celery import chunked, merge_results, register_bulk_task
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -67,7 +67,7 @@ app.conf.update(
 bulk = register_bulk_task(app, concurrency=8, rate_limit=_rate_limit())
 
 
-async def _list_ids(status: str | None) -> list[str]:
+async def _list_ids(status: DeploymentStatus | None) -> list[str]:
     async with QoderClient() as client:
         return [d.id async for d in client.deployments.list(status=status)]
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     """Send the deployments a list() filter returns as chunk tasks, print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--action", choices=["archive", "pause", "unpause"], default="archive")
-    parser.add_argument("--status", choices=["active", "paused"], default=None)
+    parser.add_argument("--status", type=DeploymentStatus, choices=list(DeploymentStatus))
     parser.add_argument("--chunk-size", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per chunk")
     args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
+from qoder_async.errors import InvalidArgumentError, InvalidArgumentTypeError
 from qoder_async.models import Schedule, ScheduleSpec
 
 __all__ = ["cron_expression", "schedule_body", "time_zone"]
@@ -26,7 +27,7 @@ def _show(value: Any) -> str:
 
 def _str(value: Any, name: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        raise InvalidArgumentTypeError(f"{name} must be a str, not {type(value).__name__}")
     return value
 
 
@@ -62,7 +63,7 @@ def cron_expression(value: Any, *, name: str = "schedule.expression") -> str:
     text = _str(value, name)
     fields = _CRON_SPACE.split(text.strip(" \t"))
     if len(fields) != len(_CRON_FIELDS):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must have 5 fields (minute hour day-of-month month day-of-week),"
             f" got {_show(text)}"
         )
@@ -81,7 +82,7 @@ def cron_expression(value: Any, *, name: str = "schedule.expression") -> str:
                 elif step is not None and (len(step) > 4 or not 1 <= int(step) <= high):
                     problem = f"has a step outside 1-{high}"
             if problem is not None:
-                raise ValueError(f"{name}: {label} {_show(item)} {problem}")
+                raise InvalidArgumentError(f"{name}: {label} {_show(item)} {problem}")
     return text
 
 
@@ -101,7 +102,7 @@ def time_zone(value: Any, *, name: str = "schedule.timezone") -> str:
         zoneinfo.ZoneInfo(text)
     except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
         if _have_tz_database() or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", text):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} must be an IANA time zone such as 'Asia/Shanghai', got {_show(text)}"
             ) from None
     return text
@@ -120,11 +121,15 @@ def schedule_body(value: Any) -> dict[str, str]:
     elif isinstance(value, Mapping):
         fields = dict(value)
         if set(fields) != {"type", "expression", "timezone"}:
-            raise ValueError("schedule must have exactly the keys type, expression and timezone")
+            raise InvalidArgumentError(
+                "schedule must have exactly the keys type, expression and timezone"
+            )
     else:
-        raise TypeError(f"schedule must be a ScheduleSpec or a mapping, not {type(value).__name__}")
+        raise InvalidArgumentTypeError(
+            f"schedule must be a ScheduleSpec or a mapping, not {type(value).__name__}"
+        )
     if fields["type"] != "cron":
-        raise ValueError(f"schedule.type must be 'cron', got {_show(fields['type'])}")
+        raise InvalidArgumentError(f"schedule.type must be 'cron', got {_show(fields['type'])}")
     return {
         "type": "cron",
         "expression": cron_expression(fields["expression"]),

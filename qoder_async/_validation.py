@@ -1,7 +1,8 @@
 """Checks on user arguments, run before anything is sent.
 
-A bad argument raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind,
-wrong value) whose message starts with the parameter's name, so the caller sees the
+A bad argument raises ``InvalidArgumentTypeError`` (wrong kind of value, also a
+``TypeError``) or ``InvalidArgumentError`` (right kind, wrong value, also a ``ValueError``)
+whose message starts with the parameter's name, so the caller sees the
 mistake at the call site instead of as a 400 after a network round trip. Ids are checked
 strictly because they are interpolated into URL paths.
 """
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qoder_async._serde import unstructure
+from qoder_async.errors import InvalidArgumentError, InvalidArgumentTypeError
 from qoder_async.models import (
     AgentRef,
     DefineOutcome,
@@ -84,9 +86,9 @@ _ID_PATTERNS = {
 
 def _id(value: Any, prefix: str, name: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {_kind(value)}")
+        raise InvalidArgumentTypeError(f"{name} must be a str, not {_kind(value)}")
     if _ID_PATTERNS[prefix].fullmatch(value) is None:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be {prefix!r} followed by 1-64 lowercase letters or digits,"
             f" got {_show(value)}"
         )
@@ -117,37 +119,39 @@ def environment_id(value: Any, *, name: str = "environment_id") -> str:
 def page_limit(value: Any, *, name: str = "limit") -> int:
     """Check a page size: an int from 1 to 1000."""
     if type(value) is bool or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {_kind(value)}")
+        raise InvalidArgumentTypeError(f"{name} must be an int, not {_kind(value)}")
     if not 1 <= value <= MAX_PAGE_LIMIT:
-        raise ValueError(f"{name} must be between 1 and {MAX_PAGE_LIMIT}, got {_show(value)}")
+        raise InvalidArgumentError(
+            f"{name} must be between 1 and {MAX_PAGE_LIMIT}, got {_show(value)}"
+        )
     return int(value)
 
 
 def boolean(name: str, value: Any) -> bool:
     """Check a flag is a real bool (the string ``"false"`` would be truthy)."""
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, not {_kind(value)}")
+        raise InvalidArgumentTypeError(f"{name} must be a bool, not {_kind(value)}")
     return value
 
 
 def _text(value: Any, name: str, *, limit: int | None = None) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {_kind(value)}")
+        raise InvalidArgumentTypeError(f"{name} must be a str, not {_kind(value)}")
     if limit is not None and len(value) > limit:
-        raise ValueError(f"{name} must be at most {limit} characters, got {len(value)}")
+        raise InvalidArgumentError(f"{name} must be at most {limit} characters, got {len(value)}")
     return str(value)
 
 
 def _deployment_name(value: Any) -> str:
     name = _text(value, "name", limit=MAX_NAME)
     if not name.strip():
-        raise ValueError("name must not be empty")
+        raise InvalidArgumentError("name must not be empty")
     return name
 
 
 def _items(value: Any, name: str) -> Sequence[Any]:
     if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Sequence):
-        raise TypeError(f"{name} must be a list, not {_kind(value)}")
+        raise InvalidArgumentTypeError(f"{name} must be a list, not {_kind(value)}")
     return value
 
 
@@ -159,42 +163,48 @@ def _agent(value: Any) -> str | dict[str, Any]:
     elif isinstance(value, Mapping):
         unknown = sorted(str(key) for key in value if key not in ("id", "type", "version"))
         if unknown:
-            raise ValueError(f"agent has unknown keys {unknown}; expected id, type, version")
+            raise InvalidArgumentError(
+                f"agent has unknown keys {unknown}; expected id, type, version"
+            )
         if "id" not in value or "version" not in value:
-            raise ValueError("agent must have 'id' and 'version' (or pass the id as a str)")
+            raise InvalidArgumentError(
+                "agent must have 'id' and 'version' (or pass the id as a str)"
+            )
         fields = dict(value)
     else:
-        raise TypeError(
+        raise InvalidArgumentTypeError(
             f"agent must be an agent id str, an AgentRef or a mapping, not {_kind(value)}"
         )
     if fields.get("type", "agent") != "agent":
-        raise ValueError(f"agent.type must be 'agent', got {_show(fields['type'])}")
+        raise InvalidArgumentError(f"agent.type must be 'agent', got {_show(fields['type'])}")
     version = fields["version"]
     if type(version) is bool or not isinstance(version, int):
-        raise TypeError(f"agent.version must be an int, not {_kind(version)}")
+        raise InvalidArgumentTypeError(f"agent.version must be an int, not {_kind(version)}")
     if version < 1:
-        raise ValueError(f"agent.version must be >= 1, got {_show(version)}")
+        raise InvalidArgumentError(f"agent.version must be >= 1, got {_show(version)}")
     return {"id": agent_id(fields["id"], name="agent.id"), "type": "agent", "version": version}
 
 
 def _content(value: Any, name: str) -> list[Any]:
     if isinstance(value, str):
         if not value:
-            raise ValueError(f"{name} must not be empty")
+            raise InvalidArgumentError(f"{name} must not be empty")
         return [{"type": "text", "text": value}]
     blocks = _items(value, name)
     if not blocks:
-        raise ValueError(f"{name} must not be empty")
+        raise InvalidArgumentError(f"{name} must not be empty")
     out = []
     for index, block in enumerate(blocks):
         where = f"{name}[{index}]"
         if isinstance(block, TextBlock):
             block = unstructure(block)
         if not isinstance(block, Mapping):
-            raise TypeError(f"{where} must be a TextBlock or a mapping, not {_kind(block)}")
+            raise InvalidArgumentTypeError(
+                f"{where} must be a TextBlock or a mapping, not {_kind(block)}"
+            )
         kind = block.get("type")
         if not isinstance(kind, str) or not kind:
-            raise ValueError(f"{where}.type must be a non-empty str")
+            raise InvalidArgumentError(f"{where}.type must be a non-empty str")
         if kind == "text":
             _text(block.get("text"), f"{where}.text")
         out.append(unstructure(block))
@@ -203,7 +213,7 @@ def _content(value: Any, name: str) -> list[Any]:
 
 def _event(value: Any, name: str) -> dict[str, Any]:
     if isinstance(value, UnknownEvent):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name}.type must be one of {', '.join(_EVENT_TYPES)}, got {value.type!r}"
         )
     if isinstance(value, UserMessage | SystemMessage):
@@ -212,23 +222,31 @@ def _event(value: Any, name: str) -> dict[str, Any]:
     elif isinstance(value, DefineOutcome):
         value = unstructure(value)
     if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be an event model or a mapping, not {_kind(value)}")
+        raise InvalidArgumentTypeError(
+            f"{name} must be an event model or a mapping, not {_kind(value)}"
+        )
     kind = value.get("type")
     if kind not in _EVENT_TYPES:
-        raise ValueError(f"{name}.type must be one of {', '.join(_EVENT_TYPES)}, got {_show(kind)}")
+        raise InvalidArgumentError(
+            f"{name}.type must be one of {', '.join(_EVENT_TYPES)}, got {_show(kind)}"
+        )
     body = dict(value)
     if kind == "user.define_outcome":
         if not _text(body.get("description"), f"{name}.description"):
-            raise ValueError(f"{name}.description must not be empty")
+            raise InvalidArgumentError(f"{name}.description must not be empty")
         rubric = body.get("rubric")
         if rubric is not None and not isinstance(rubric, Mapping):
-            raise TypeError(f"{name}.rubric must be a mapping, not {_kind(rubric)}")
+            raise InvalidArgumentTypeError(f"{name}.rubric must be a mapping, not {_kind(rubric)}")
         iterations = body.get("max_iterations")
         if iterations is not None:
             if type(iterations) is bool or not isinstance(iterations, int):
-                raise TypeError(f"{name}.max_iterations must be an int, not {_kind(iterations)}")
+                raise InvalidArgumentTypeError(
+                    f"{name}.max_iterations must be an int, not {_kind(iterations)}"
+                )
             if iterations < 1:
-                raise ValueError(f"{name}.max_iterations must be >= 1, got {_show(iterations)}")
+                raise InvalidArgumentError(
+                    f"{name}.max_iterations must be >= 1, got {_show(iterations)}"
+                )
     else:
         body["content"] = _content(body.get("content"), f"{name}.content")
     result: dict[str, Any] = unstructure(body)
@@ -238,7 +256,7 @@ def _event(value: Any, name: str) -> dict[str, Any]:
 def _initial_events(value: Any) -> list[dict[str, Any]]:
     events = _items(value, "initial_events")
     if not 1 <= len(events) <= MAX_INITIAL_EVENTS:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"initial_events must hold 1 to {MAX_INITIAL_EVENTS} events, got {len(events)}"
         )
     return [_event(event, f"initial_events[{i}]") for i, event in enumerate(events)]
@@ -257,20 +275,22 @@ def _resource(value: Any, name: str) -> dict[str, Any]:
     if isinstance(value, _RESOURCE_MODELS):
         value = unstructure(value)
     if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a resource model or a mapping, not {_kind(value)}")
+        raise InvalidArgumentTypeError(
+            f"{name} must be a resource model or a mapping, not {_kind(value)}"
+        )
     kind = value.get("type")
     if not isinstance(kind, str) or not kind:
-        raise ValueError(f"{name}.type must be a non-empty str")
+        raise InvalidArgumentError(f"{name}.type must be a non-empty str")
     for field in _RESOURCE_FIELDS.get(kind, ()):
         if field not in value:
-            raise ValueError(f"{name}.{field} is required for a {kind} resource")
+            raise InvalidArgumentError(f"{name}.{field} is required for a {kind} resource")
         if not _text(value[field], f"{name}.{field}"):
-            raise ValueError(f"{name}.{field} must not be empty")
+            raise InvalidArgumentError(f"{name}.{field} must not be empty")
     for field in ("mount_path", "access", "instructions"):
         if value.get(field) is not None:
             _text(value[field], f"{name}.{field}")
     if kind == "memory_store" and value.get("access") not in (None, "read_only", "read_write"):
-        raise ValueError(f"{name}.access must be 'read_only' or 'read_write'")
+        raise InvalidArgumentError(f"{name}.access must be 'read_only' or 'read_write'")
     result: dict[str, Any] = unstructure(value)
     return result
 
@@ -278,21 +298,25 @@ def _resource(value: Any, name: str) -> dict[str, Any]:
 def _vault_ids(value: Any) -> list[str]:
     ids = _items(value, "vault_ids")
     if len(ids) > MAX_VAULT_IDS:
-        raise ValueError(f"vault_ids must hold at most {MAX_VAULT_IDS} ids, got {len(ids)}")
+        raise InvalidArgumentError(
+            f"vault_ids must hold at most {MAX_VAULT_IDS} ids, got {len(ids)}"
+        )
     return [_id(item, "vault_", f"vault_ids[{i}]") for i, item in enumerate(ids)]
 
 
 def _metadata(value: Any, *, allow_delete: bool) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise TypeError(f"metadata must be a mapping, not {_kind(value)}")
+        raise InvalidArgumentTypeError(f"metadata must be a mapping, not {_kind(value)}")
     user_keys = sum(1 for key in value if key != _RESERVED_METADATA)
     if user_keys > MAX_METADATA_KEYS:
-        raise ValueError(f"metadata must have at most {MAX_METADATA_KEYS} keys, got {user_keys}")
+        raise InvalidArgumentError(
+            f"metadata must have at most {MAX_METADATA_KEYS} keys, got {user_keys}"
+        )
     for key, item in value.items():
         if not isinstance(key, str):
-            raise TypeError(f"metadata keys must be str, not {_kind(key)}")
+            raise InvalidArgumentTypeError(f"metadata keys must be str, not {_kind(key)}")
         if not key or len(key) > MAX_METADATA_KEY:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"metadata key {_show(key)} must be 1 to {MAX_METADATA_KEY} characters"
             )
         where = f"metadata[{key!r}]"
@@ -300,7 +324,7 @@ def _metadata(value: Any, *, allow_delete: bool) -> dict[str, Any]:
             continue  # merge-patch: null deletes the key
         if key == _RESERVED_METADATA:
             if not isinstance(item, Mapping):
-                raise TypeError(f"{where} must be a mapping, not {_kind(item)}")
+                raise InvalidArgumentTypeError(f"{where} must be a mapping, not {_kind(item)}")
             continue
         _text(item, where, limit=MAX_METADATA_VALUE)
     result: dict[str, Any] = unstructure(dict(value))
@@ -319,7 +343,7 @@ def _environment_variables(value: Any) -> str:
             continue
         key, sep, _ = entry.partition("=")
         if not sep or _ENV_NAME.fullmatch(key) is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"environment_variables entry {_show(entry)} must be KEY=VALUE with KEY"
                 " matching [A-Za-z_][A-Za-z0-9_]*"
             )
@@ -328,7 +352,7 @@ def _environment_variables(value: Any) -> str:
 
 def _budget(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise TypeError(f"budget must be a mapping, not {_kind(value)}")
+        raise InvalidArgumentTypeError(f"budget must be a mapping, not {_kind(value)}")
     result: dict[str, Any] = unstructure(dict(value))
     return result
 
@@ -443,5 +467,5 @@ def build_update_body(
         allow_delete=True,
     )
     if not body:
-        raise ValueError("update needs at least one field to change")
+        raise InvalidArgumentError("update needs at least one field to change")
     return body

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from qoder_async._redaction import headers_repr
+from qoder_async.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -62,18 +63,18 @@ class SecretToken:
 
 def _token_problem(value: object) -> Exception | None:
     if not isinstance(value, str):
-        return TypeError(f"token must be a str, not {type(value).__name__}")
+        return InvalidArgumentTypeError(f"token must be a str, not {type(value).__name__}")
     value = value.strip()
     if not value:
-        return ValueError("token must not be empty")
+        return InvalidArgumentError("token must not be empty")
     if any(ch in value for ch in "\r\n\x00"):
-        return ValueError("token contains a control character")
+        return InvalidArgumentError("token contains a control character")
     return None
 
 
 def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+        raise InvalidArgumentError(f"{attribute.name} must be > 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -115,7 +116,7 @@ class RetryPolicy:
     @max_attempts.validator
     def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"max_attempts must be an int >= 1, got {value!r}")
+            raise InvalidArgumentError(f"max_attempts must be an int >= 1, got {value!r}")
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -147,21 +148,21 @@ def check_base_url(url: str, *, allow_insecure: bool = False) -> str:
     token is never sent in clear text by accident.
     """
     if not isinstance(url, str):
-        raise TypeError(f"base_url must be a str, not {type(url).__name__}")
+        raise InvalidArgumentTypeError(f"base_url must be a str, not {type(url).__name__}")
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {url!r}")
+        raise InvalidArgumentError(f"base_url must be an absolute http(s) URL, got {url!r}")
     if parts.query or parts.fragment:
-        raise ValueError(f"base_url must not carry a query or fragment, got {url!r}")
+        raise InvalidArgumentError(f"base_url must not carry a query or fragment, got {url!r}")
     try:
         parts.port  # noqa: B018 - parsing the port is the check
     except ValueError:
-        raise ValueError(f"base_url has an invalid port, got {url!r}") from None
+        raise InvalidArgumentError(f"base_url has an invalid port, got {url!r}") from None
     if parts.username is not None or parts.password is not None:
         # Credentials in a URL end up in reprs and logs, and would clash with the token.
-        raise ValueError("base_url must not carry a user name or password")
+        raise InvalidArgumentError("base_url must not carry a user name or password")
     if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"base_url {url!r} is plain http to a non-loopback host; use https, "
             "or pass allow_insecure_http=True if you really mean it"
         )

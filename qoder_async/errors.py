@@ -3,6 +3,8 @@
 Everything the SDK raises on purpose descends from ``QoderError``::
 
     QoderError
+    ├── InvalidArgumentError        a bad argument, refused before anything is sent (a ValueError)
+    │   └── InvalidArgumentTypeError    an argument of the wrong type (also a TypeError)
     ├── APIConnectionError          no usable response (connect failed, reset, ...)
     │   └── APITimeoutError         the attempt or the call ran out of time
     ├── APIStatusError              the API answered with a non-2xx status
@@ -18,8 +20,10 @@ Everything the SDK raises on purpose descends from ``QoderError``::
     │   └── UnexpectedRedirectError     3xx (redirects are never followed)
     └── ResponseDecodeError         a 2xx whose body does not fit the expected model
 
-Bad arguments are caught before anything is sent and raise ``ValueError`` or
-``TypeError`` (``QoderConfigError`` is both a ``QoderError`` and a ``ValueError``).
+Bad arguments are caught before anything is sent and raise ``InvalidArgumentError``
+(also a ``ValueError``) or ``InvalidArgumentTypeError`` (also a ``TypeError``), whose
+message starts with the parameter's name; ``QoderConfigError`` is both a ``QoderError``
+and a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ __all__ = [
     "ConflictError",
     "FeatureNotAvailableError",
     "InternalServerError",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
     "NotFoundError",
     "PermissionDeniedError",
     "QoderConfigError",
@@ -63,6 +69,21 @@ class QoderError(Exception):
 
 class QoderConfigError(QoderError, ValueError):
     """The client is configured in a way that cannot work (missing token, bad URL, ...)."""
+
+
+class InvalidArgumentError(QoderError, ValueError):
+    """An argument was refused before anything was sent; the message starts with its name.
+
+    A ``ValueError`` too, so ``except ValueError`` written before this class existed
+    keeps working, while ``except QoderError`` catches everything the SDK raises.
+    """
+
+
+class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type (a ``str`` where an ``int`` belongs, ...).
+
+    Also a ``TypeError``, which is what such a mistake raised before.
+    """
 
 
 class APIConnectionError(QoderError):

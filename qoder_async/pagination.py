@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from qoder_async.errors import QoderError
+from qoder_async.errors import InvalidArgumentError, InvalidArgumentTypeError, QoderError
 from qoder_async.models import Page
 
 __all__ = ["AsyncPaginator", "PaginationError"]
@@ -25,7 +26,12 @@ class AsyncPaginator(Generic[T]):
 
     ``async for item in paginator`` yields items across pages, fetching the next page
     only when the current one is used up, so memory stays bounded by one page however
-    long the list. ``pages()`` yields whole pages, ``first_page()`` fetches one.
+    long the list. ``pages()`` yields whole pages, ``first_page()`` fetches one, and
+    ``take(n)`` yields the first ``n`` items and fetches nothing more.
+
+    The ``limit=`` of a ``list()`` call is the page size (items per request), not a
+    total: ``async for`` still walks every page. Stop after ``n`` items with
+    ``take(n)`` or ``to_list(max_items=n)``.
 
     The walk follows ``next_page`` (or ``last_id`` when ``has_more``), never the id of
     the last item it saw: the API's own examples show the two can differ. A server that
@@ -47,7 +53,7 @@ class AsyncPaginator(Generic[T]):
         """The first page (from the starting cursor, if one was given)."""
         return await self._fetch_page(self._start)
 
-    async def pages(self) -> AsyncIterator[Page[T]]:
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
         """Yield every page in order."""
         cursor = self._start
         seen: set[str] = set()
@@ -73,14 +79,43 @@ class AsyncPaginator(Generic[T]):
             for item in page.data:
                 yield item
 
+    def take(self, count: int) -> AsyncIterator[T]:
+        """Yield at most ``count`` items, then stop: no page after the one that held
+        the last of them is fetched (``take(0)`` fetches nothing).
+
+        ``async for deployment in client.deployments.list().take(30)``
+        """
+        return self._first(_item_count(count, "count"))
+
+    async def _first(self, count: int) -> AsyncIterator[T]:
+        if count == 0:
+            return
+        taken = 0
+        # aclosing: stopping early closes the page walk at once, not when it is collected.
+        async with contextlib.aclosing(self.pages()) as pages:
+            async for page in pages:
+                for item in page.data:
+                    yield item
+                    taken += 1
+                    if taken == count:
+                        return
+
     async def to_list(self, *, max_items: int | None = None) -> list[T]:
-        """Collect items into a list (up to ``max_items``); mind memory on big lists."""
-        items: list[T] = []
-        async for item in self:
-            if max_items is not None and len(items) >= max_items:
-                break
-            items.append(item)
-        return items
+        """Collect items into a list: all of them, or the first ``max_items``.
+
+        Without ``max_items`` every page is fetched; mind memory on big lists.
+        """
+        if max_items is None:
+            return [item async for item in self]
+        return [item async for item in self._first(_item_count(max_items, "max_items"))]
+
+
+def _item_count(value: Any, name: str) -> int:
+    if type(value) is bool or not isinstance(value, int):
+        raise InvalidArgumentTypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise InvalidArgumentError(f"{name} must be >= 0, got {value}")
+    return int(value)
 
 
 def _forward(page: Page[Any]) -> str | None:

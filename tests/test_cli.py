@@ -40,6 +40,7 @@ COMMANDS = [
     ["bulk-archive"],
     ["fake-server"],
     ["demo"],
+    ["completion"],
 ]
 
 
@@ -110,11 +111,11 @@ async def test_deployments_list_json_lines_match_the_server(server: FakeQoderSer
         assert (item["name"], item["status"]) == (stored["name"], stored["status"])
     paused = await cli(server, "deployments", "list", "--status", "paused", "--json")
     assert [d["id"] for d in paused.json_lines()] == [ids[2]]
-    table = await cli(server, "deployments", "list", "--limit", "3")
-    lines = table.out.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "STATE", "SCHEDULE", "CREATED"]
-    assert [line.split()[0] for line in lines[1:]] == ids[::-1][:3]
-    assert "raise --limit" in table.err
+    piped = await cli(server, "deployments", "list", "--limit", "3")
+    rows = [line.split("\t") for line in piped.out.splitlines()]
+    assert [row[0] for row in rows] == ids[::-1][:3]  # no header line in a pipe
+    assert {len(row) for row in rows} == {5}
+    assert "showing the first 3 deployments; use --limit N or --all" in piped.err
 
 
 async def test_get_create_update_and_state_changes(server: FakeQoderServer) -> None:
@@ -165,7 +166,7 @@ async def test_get_create_update_and_state_changes(server: FakeQoderServer) -> N
     assert run.code == 0, run.err
     assert json.loads(run.out)["id"] in server.state.runs
 
-    archived = await cli(server, "--json", "deployments", "archive", dep)
+    archived = await cli(server, "--json", "deployments", "archive", dep, "--yes")
     assert archived.code == 0, archived.err
     assert json.loads(archived.out)["archived_at"] == server.state.deployments[dep]["archived_at"]
     assert server.archive_applications[dep] == 1
@@ -175,6 +176,7 @@ async def test_api_errors_print_one_line_and_never_the_token(server: FakeQoderSe
     missing = await cli(server, "deployments", "get", UNKNOWN)
     assert missing.code == 1
     assert_one_error_line(missing, "error: 404 not_found_error:")
+    assert "[request_id: req_" in missing.err  # the form the SDK's own errors use
 
     dep = server.seed_deployments(1, status="paused")[0]
     conflict = await cli(server, "deployments", "pause", dep)
@@ -185,6 +187,7 @@ async def test_api_errors_print_one_line_and_never_the_token(server: FakeQoderSe
     denied = await cli(server, "deployments", "list", token=bad_token)
     assert denied.code == 1
     assert_one_error_line(denied, "error: 401 authentication_error:")
+    assert "check the token in the QODER_PAT environment variable" in denied.err
     assert bad_token not in denied.out + denied.err
 
 
@@ -196,8 +199,8 @@ async def test_runs_list_and_get(server: FakeQoderServer) -> None:
     assert [r["id"] for r in scoped.json_lines()] == [run_a]
     everything = await cli(server, "runs", "list", "--all", "--json", "--trigger-type", "manual")
     assert {r["id"] for r in everything.json_lines()} == {run_a, run_b}
-    table = await cli(server, "runs", "list", "--all")
-    assert table.out.splitlines()[0].split()[:3] == ["ID", "DEPLOYMENT", "STATUS"]
+    piped = await cli(server, "runs", "list", "--all")
+    assert sorted(line.split("\t")[0] for line in piped.out.splitlines()) == sorted([run_a, run_b])
     global_get = await cli(server, "--json", "runs", "get", run_b)
     assert json.loads(global_get.out)["deployment_id"] == second
     scoped_get = await cli(server, "--json", "runs", "get", first, run_a)

@@ -168,7 +168,7 @@ async def test_list_arguments_are_checked_when_list_is_called() -> None:
     client, transport = make_client(answering(fixture("list_page_empty.json")))
     async with client:
         with pytest.raises(ValueError, match="status"):
-            client.deployments.list(status="archived")
+            client.deployments.list(status="archived")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="limit"):
             client.deployments.list(limit=0)
         with pytest.raises(TypeError, match="include_archived"):

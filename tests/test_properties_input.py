@@ -3,9 +3,10 @@
 Every id parameter of every method gets hostile ids (path separators, query and fragment
 marks, percent-encoding, whitespace, look-alike unicode, empty, very long, not a str);
 names, metadata, initial events, schedules, page sizes, flags, timestamps and
-idempotency keys get their own bad values. Each call must raise ``ValueError`` or
-``TypeError`` whose message starts with the parameter's name, and the transport must
-have seen no request at all.
+idempotency keys get their own bad values. Each call must raise ``InvalidArgumentError``
+(a ``QoderError`` and a ``ValueError``; ``InvalidArgumentTypeError`` for a value of the
+wrong type, also a ``TypeError``) whose message starts with the parameter's name, and the
+transport must have seen no request at all.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qoder_async import QoderClient
+from qoder_async import InvalidArgumentError, QoderClient
 from qoder_async._messages import Request, Response
 from qoder_async._serde import structure_deployment
 from qoder_async.bulk import BulkJob
@@ -81,7 +82,7 @@ async def _attempt(invoke: Invoke, value: Any) -> tuple[BaseException | None, in
 def assert_refused(invoke: Invoke, value: Any, param: str) -> None:
     error, sent = asyncio.run(_attempt(invoke, value))
     assert sent == 0
-    assert isinstance(error, ValueError | TypeError), f"{value!r} gave {error!r}"
+    assert isinstance(error, InvalidArgumentError), f"{value!r} gave {error!r}"
     assert str(error).startswith(param), f"{param!r} not named first in {str(error)!r}"
 
 
@@ -550,7 +551,7 @@ async def test_the_fake_server_counts_no_request_for_any_bad_call(
 
     async with QoderClient(qoder_fake_server.token, base_url=qoder_fake_server.url) as client:
         for call in calls:
-            with pytest.raises((ValueError, TypeError)):
+            with pytest.raises(InvalidArgumentError):
                 await invoke(call, client)
     assert sum(qoder_fake_server.request_counts.values()) == 0
 

@@ -1,9 +1,9 @@
 """The ``qoder-async`` command line (also ``python -m qoder_async``).
 
 Commands: ``deployments list|get|create|update|pause|unpause|archive|run``,
-``runs list|get``, ``bulk-archive``, ``fake-server`` and ``demo``; ``--help`` on any of
-them explains its options. Errors are printed as one line, never as a traceback, and
-the token (read from ``QODER_PAT`` only) is never printed.
+``runs list|get``, ``bulk-archive``, ``fake-server``, ``demo`` and ``completion``;
+``--help`` on any of them explains its options. Errors are printed as one line, never
+as a traceback, and the token (read from ``QODER_PAT`` only) is never printed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from qoder_async.cli._parser import build_parser
 from qoder_async.cli._runtime import (
     EXIT_CANCELLED,
-    EXIT_FAILED,
+    EXIT_OK,
     configure_logging,
     describe_error,
     scrub,
@@ -26,12 +26,18 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 failed, 2 usage, 130 Ctrl-C)."""
+    """Run the command line; returns the exit code (0 ok, 1 failed, 2 usage, 130 Ctrl-C).
+
+    A reader that goes away (``qoder-async ... | head -1``) ends the command quietly
+    with 0, as ``git`` and ``gh`` do: the output that was wanted was delivered.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
         code: int = args.handler(args)
+        # Flushed here, not at exit, so a closed pipe surfaces as BrokenPipeError below.
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_CANCELLED
@@ -40,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # complaining again when it flushes stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_FAILED
+        return EXIT_OK
     except Exception as exc:
         line, code = describe_error(exc)
         if args.verbose:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from qoder_async.testing.faults import FAULT_KINDS, Fault
 
 __all__ = [
+    "CommandParser",
     "Handler",
+    "VersionAction",
     "add_command",
     "fault_kinds",
     "fraction",
@@ -24,6 +27,47 @@ __all__ = [
 
 Handler = Callable[[argparse.Namespace], int]
 """A command: parsed arguments in, exit code out."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose sub-commands refuse unknown arguments themselves.
+
+    Plain argparse hands a sub-command's unknown arguments back to the top-level parser,
+    which then prints the top-level usage for ``deployments list --bogus``; here the
+    sub-command that was given them prints its own usage instead.
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+class VersionAction(argparse.Action):
+    """``--version``: print ``qoder-async <version>`` and exit 0.
+
+    The version is looked up only when asked for: reading the installed package's
+    metadata costs milliseconds every other command would pay for nothing.
+    """
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        import qoder_async
+
+        sys.stdout.write(f"qoder-async {qoder_async.__version__}\n")
+        parser.exit()
 
 
 def positive_int(text: str) -> int:
@@ -117,6 +161,13 @@ def global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=default(None),
         metavar="URL",
         help="API root (default: $QODER_BASE_URL, else https://api.qoder.com/api/v1/cloud)",
+    )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=default(False),
+        help="allow an http:// base URL to a host other than this machine (the token "
+        "then crosses the network in clear text)",
     )
     group.add_argument(
         "--json",

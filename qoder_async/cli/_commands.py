@@ -1,4 +1,4 @@
-"""``deployments …``, ``runs …`` and ``fake-server``: one handler per command.
+"""``deployments …`` and ``runs …``: one handler per command.
 
 Each handler takes the parsed arguments and returns the exit code; errors propagate to
 ``main``, which prints them as one line.
@@ -7,28 +7,29 @@ Each handler takes the parsed arguments and returns the exit code; errors propag
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
+import difflib
+import inspect
 import json
-import logging
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from qoder_async import _validation
 from qoder_async.cli._output import (
     DEPLOYMENT_HEADERS,
     RUN_HEADERS,
     deployment_details,
     deployment_row,
     format_table,
+    format_tsv,
+    plural,
     print_json,
     print_json_line,
     run_details,
     run_row,
 )
-from qoder_async.cli._runtime import EXIT_OK, UsageError, run_async, with_client
+from qoder_async.cli._runtime import EXIT_FAILED, EXIT_OK, UsageError, with_client
 from qoder_async.client import QoderClient
 from qoder_async.models import Deployment, DeploymentRun
 from qoder_async.pagination import AsyncPaginator
@@ -40,7 +41,6 @@ __all__ = [
     "cmd_deployments_list",
     "cmd_deployments_run",
     "cmd_deployments_update",
-    "cmd_fake_server",
     "cmd_runs_get",
     "cmd_runs_list",
     "read_json_arg",
@@ -69,34 +69,45 @@ async def _print_list(
     headers: tuple[str, ...],
     row: Callable[[T], tuple[object, ...]],
     noun: str,
+    *,
+    limit: int | None,
+    more_hint: str,
 ) -> int:
-    """Stream JSON lines, or collect rows for one aligned table; stop at ``--limit``."""
-    limit: int | None = args.limit
+    """Print at most ``limit`` items (``None``: all), then say on stderr if more exist.
+
+    ``--json`` streams JSON lines. Otherwise a terminal gets one aligned table with
+    headers; a pipe gets tab-separated rows without headers, page by page, as ``gh``
+    prints them. Messages go to stderr so a pipe only ever sees data.
+    """
+    table = not args.json and sys.stdout.isatty()
     rows: list[tuple[object, ...]] = []
     shown = 0
     more = False
     async for page in paginator.pages():
-        for item in page.data:
-            if limit is not None and shown >= limit:
-                more = True
-                break
-            shown += 1
-            if args.json:
+        batch = list(page.data)
+        if limit is not None and shown + len(batch) >= limit:
+            more = shown + len(batch) > limit or page.has_more
+            batch = batch[: limit - shown]
+        shown += len(batch)
+        if args.json:
+            for item in batch:
                 print_json_line(item, sys.stdout)
-            else:
-                rows.append(row(item))
-        if more or (limit is not None and shown >= limit):
-            more = more or page.has_more
+        elif table:
+            rows.extend(row(item) for item in batch)
+        elif batch:
+            print(format_tsv(row(item) for item in batch), flush=True)
+        if limit is not None and shown >= limit:
             break
-    if not args.json:
-        print(format_table(headers, rows) if rows else f"no {noun} found")
+    if table and rows:
+        print(format_table(headers, rows))
+    if not shown:
+        print(f"no {noun}s found", file=sys.stderr)
     if more:
-        print(f"showing the first {shown} {noun}; raise --limit to see more", file=sys.stderr)
+        print(f"showing the first {plural(shown, noun)}; {more_hint}", file=sys.stderr)
     return EXIT_OK
 
 
-def _page_size(args: argparse.Namespace) -> int:
-    limit: int | None = args.limit
+def _page_size(limit: int | None) -> int:
     return PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit))
 
 
@@ -122,6 +133,23 @@ def _key_values(pairs: list[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
+BODY_FIELDS = tuple(inspect.signature(_validation.build_update_body).parameters)
+"""The fields ``--from-json`` may hold: those ``create`` and ``update`` send."""
+
+
+def _check_body_keys(loaded: dict[str, Any]) -> None:
+    unknown = [key for key in loaded if key not in BODY_FIELDS]
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(str(key), BODY_FIELDS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UsageError(
+        f"--from-json: unknown field {key!r}{hint}; "
+        f"the fields a deployment body takes are {', '.join(sorted(BODY_FIELDS))}"
+    )
+
+
 def _fields(args: argparse.Namespace, *, creating: bool) -> dict[str, Any]:
     """Keyword arguments for ``create`` / ``update`` from ``--from-json`` plus the flags."""
     fields: dict[str, Any] = {}
@@ -129,6 +157,7 @@ def _fields(args: argparse.Namespace, *, creating: bool) -> dict[str, Any]:
         loaded = read_json_arg(args.from_json, "the deployment body")
         if not isinstance(loaded, dict):
             raise UsageError("--from-json must hold a JSON object of deployment fields")
+        _check_body_keys(loaded)
         fields.update(loaded)
     for key in ("name", "description", "environment_id", "environment_variables"):
         value = getattr(args, key)
@@ -145,7 +174,15 @@ def _fields(args: argparse.Namespace, *, creating: bool) -> dict[str, Any]:
     if args.message:
         fields["initial_events"] = [{"type": "user.message", "content": m} for m in args.message]
     if args.cron is not None:
-        fields["schedule"] = {"type": "cron", "expression": args.cron, "timezone": args.timezone}
+        timezone = "UTC" if args.timezone is None else args.timezone
+        fields["schedule"] = {"type": "cron", "expression": args.cron, "timezone": timezone}
+    elif args.timezone is not None:
+        # A schedule is sent whole (expression and time zone), so a zone alone has
+        # nothing to attach to.
+        raise UsageError(
+            "--timezone is the time zone of --cron: give --cron EXPR with it (the "
+            "schedule is replaced whole, so repeat the current expression to move it)"
+        )
     metadata: dict[str, str | None] = dict(_key_values(args.metadata, "--metadata"))
     for key in getattr(args, "unset_metadata", None) or ():
         metadata[key] = None  # merge-patch: null deletes the key
@@ -175,7 +212,8 @@ def _fields(args: argparse.Namespace, *, creating: bool) -> dict[str, Any]:
 
 
 def cmd_deployments_list(args: argparse.Namespace) -> int:
-    """``deployments list``."""
+    """``deployments list``: a page of 30 unless ``--limit N`` or ``--all``."""
+    limit: int | None = None if args.everything else args.limit
 
     async def work(client: QoderClient) -> int:
         paginator = client.deployments.list(
@@ -184,9 +222,17 @@ def cmd_deployments_list(args: argparse.Namespace) -> int:
             agent_id=args.agent_id,
             created_after=args.created_after,
             created_before=args.created_before,
-            limit=_page_size(args),
+            limit=_page_size(limit),
         )
-        return await _print_list(args, paginator, DEPLOYMENT_HEADERS, deployment_row, "deployments")
+        return await _print_list(
+            args,
+            paginator,
+            DEPLOYMENT_HEADERS,
+            deployment_row,
+            "deployment",
+            limit=limit,
+            more_hint="use --limit N or --all to see more",
+        )
 
     return with_client(args, work)
 
@@ -201,20 +247,12 @@ def cmd_deployments_get(args: argparse.Namespace) -> int:
     return with_client(args, work)
 
 
-def _refused_type(exc: TypeError) -> UsageError:
-    # The SDK raises TypeError for a field of the wrong JSON type in --from-json.
-    return UsageError(str(exc))
-
-
 def cmd_deployments_create(args: argparse.Namespace) -> int:
     """``deployments create``."""
     fields = _fields(args, creating=True)
 
     async def work(client: QoderClient) -> int:
-        try:
-            deployment = await client.deployments.create(**fields)
-        except TypeError as exc:
-            raise _refused_type(exc) from None
+        deployment = await client.deployments.create(**fields)
         _show(args, deployment)
         return EXIT_OK
 
@@ -226,18 +264,32 @@ def cmd_deployments_update(args: argparse.Namespace) -> int:
     fields = _fields(args, creating=False)
 
     async def work(client: QoderClient) -> int:
-        try:
-            deployment = await client.deployments.update(args.deployment_id, **fields)
-        except TypeError as exc:
-            raise _refused_type(exc) from None
+        deployment = await client.deployments.update(args.deployment_id, **fields)
         _show(args, deployment)
         return EXIT_OK
 
     return with_client(args, work)
 
 
+def _confirmed_archive(deployment_id: str) -> bool:
+    """Ask on the terminal; refuse (exit 2) when there is no terminal to ask on."""
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"refusing to archive {deployment_id} without confirmation: stdin is not a "
+            "terminal; pass --yes to confirm"
+        )
+    sys.stderr.write(f"Archive {deployment_id}? Archiving cannot be undone. [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def cmd_deployments_action(args: argparse.Namespace) -> int:
-    """``deployments pause|unpause|archive ID``."""
+    """``deployments pause|unpause|archive ID``; archive asks first unless ``--yes``."""
+    asking = args.action == "archive" and not args.yes
+    # The id is checked first: a typo should be reported, not confirmed.
+    if asking and not _confirmed_archive(_validation.deployment_id(args.deployment_id)):
+        print("aborted; nothing was archived", file=sys.stderr)
+        return EXIT_FAILED
 
     async def work(client: QoderClient) -> int:
         action = getattr(client.deployments, args.action)
@@ -274,13 +326,21 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
                 status=args.status,
                 trigger_type=args.trigger_type,
                 has_error=args.has_error,
-                limit=_page_size(args),
+                limit=_page_size(args.limit),
             )
         else:
             paginator = client.deployments.runs.list(
-                args.deployment_id, status=args.status, limit=_page_size(args)
+                args.deployment_id, status=args.status, limit=_page_size(args.limit)
             )
-        return await _print_list(args, paginator, RUN_HEADERS, run_row, "runs")
+        return await _print_list(
+            args,
+            paginator,
+            RUN_HEADERS,
+            run_row,
+            "run",
+            limit=args.limit,
+            more_hint="raise --limit to see more",
+        )
 
     return with_client(args, work)
 
@@ -300,64 +360,3 @@ def cmd_runs_get(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return with_client(args, work)
-
-
-# -- fake-server ------------------------------------------------------------------------
-
-
-def _drop_client_gone(record: logging.LogRecord) -> bool:
-    """Hide aiohttp's traceback for a client that hung up mid-request (e.g. a CLI run
-    stopped with Ctrl-C): routine for a test server, alarming in a terminal."""
-    error = record.exc_info[1] if record.exc_info else None
-    return not isinstance(error, ConnectionResetError)
-
-
-def cmd_fake_server(args: argparse.Namespace) -> int:
-    """``fake-server``: serve the fake API on 127.0.0.1 until Ctrl-C or SIGTERM."""
-    # Imported here: the fake server is a testing tool, not needed by other commands.
-    from qoder_async.testing import FakeQoderServer, FaultPlan
-
-    try:
-        plan = FaultPlan(seed=args.seed, rate=args.fault_rate, kinds=args.fault_kinds)
-    except ValueError as exc:
-        raise UsageError(f"bad fault options: {exc}") from None
-    if args.latency < 0:
-        raise UsageError("--latency must be >= 0")
-    if args.seed_deployments < 0:
-        raise UsageError("--seed-deployments must be >= 0")
-
-    if not args.verbose:
-        logging.getLogger("aiohttp.server").addFilter(_drop_client_gone)
-
-    async def serve() -> int:
-        server = FakeQoderServer(port=args.port, faults=plan, latency=args.latency, seed=args.seed)
-        if args.seed_deployments:
-            server.seed_deployments(args.seed_deployments)
-        try:
-            await server.start()
-        except OSError as exc:
-            raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        # SIGTERM (what `kill` and process managers send) stops as cleanly as Ctrl-C.
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
-        try:
-            if args.json:
-                print(json.dumps({"url": server.url, "token": server.token}), flush=True)
-            else:
-                # This token is the fake server's own fixed test token, not a secret.
-                print(f"Fake Qoder server listening on {server.url}")
-                print(f"  export QODER_BASE_URL={server.url}")
-                print(f"  export QODER_PAT={server.token}")
-                print("Press Ctrl-C to stop.", flush=True)
-            await stop.wait()
-        finally:
-            await server.close()
-        return EXIT_OK
-
-    try:
-        return run_async(serve())
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
-        return EXIT_OK

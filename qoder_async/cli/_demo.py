@@ -18,7 +18,13 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from qoder_async.bulk import BulkReport, Outcome
-from qoder_async.cli._output import bulk_summary, bulk_summary_rows, format_count, format_summary
+from qoder_async.cli._output import (
+    bulk_summary,
+    bulk_summary_rows,
+    format_count,
+    format_summary,
+    plural,
+)
 from qoder_async.cli._progress import Progress
 from qoder_async.cli._runtime import EXIT_FAILED, EXIT_OK, run_async
 from qoder_async.client import QoderClient
@@ -196,8 +202,8 @@ async def _demo(args: argparse.Namespace) -> int:
         extra = max(1, count // 50)
         prearchived = server.seed_deployments(extra, archived=True, name_prefix="demo-old")
         say(
-            f"0. Seeded {extra} already-archived deployments straight into the server's "
-            "state (not through the API)."
+            f"0. Seeded {plural(extra, 'already-archived deployment')} straight into the "
+            "server's state (not through the API)."
         )
         client = QoderClient(server.token, base_url=server.url, retry=DEMO_RETRY)
         async with client:
@@ -209,9 +215,10 @@ async def _demo(args: argparse.Namespace) -> int:
             retries = server.request_counts["deployments.create"] - count
             took = time.monotonic() - begin
             say(
-                f"1. Created {format_count(len(created))} deployments with POST /deployments "
+                f"1. Created {plural(len(created), 'deployment')} with POST /deployments "
                 f"({args.concurrency} at a time) in {took:.1f} s; "
-                f"{sum(server.faults_injected.values())} faults injected, {retries} retries "
+                f"{plural(sum(server.faults_injected.values()), 'fault')} injected, "
+                f"{plural(retries, 'retry', 'retries')} "
                 "(each with its call's Idempotency-Key)"
                 + (f", {len(failed_creates)} FAILED" if failed_creates else "")
                 + "."
@@ -223,7 +230,7 @@ async def _demo(args: argparse.Namespace) -> int:
             begin = time.monotonic()
             listed, pages = await _list_all(client)
             say(
-                f"2. Listed {format_count(len(listed))} live deployments in {pages} pages of "
+                f"2. Listed {plural(len(listed), 'live deployment')} in {plural(pages, 'page')} of "
                 f"up to 100 in {time.monotonic() - begin:.1f} s."
             )
 
@@ -232,7 +239,7 @@ async def _demo(args: argparse.Namespace) -> int:
             inputs = listed + prearchived + unknown + duplicates
             rng.shuffle(inputs)
             say(
-                f"3. Bulk-archiving {format_count(len(inputs))} ids: the {len(listed):,} listed"
+                f"3. Bulk-archiving {plural(len(inputs), 'id')}: the {len(listed):,} listed"
                 f" + {len(prearchived)} already archived + {len(unknown)} unknown + "
                 f"{len(duplicates)} repeated."
             )

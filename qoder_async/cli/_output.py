@@ -27,6 +27,8 @@ __all__ = [
     "format_pairs",
     "format_summary",
     "format_table",
+    "format_tsv",
+    "plural",
     "print_json",
     "print_json_line",
     "run_details",
@@ -41,6 +43,12 @@ MAX_CELL = 48
 def format_count(value: int) -> str:
     """``12345`` -> ``12,345``."""
     return f"{value:,}"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 deployment``, ``2 deployments``, ``1,000 runs``; ``many`` for an irregular
+    plural (``plural(n, "retry", "retries")``)."""
+    return f"{format_count(count)} {noun if count == 1 else many or noun + 's'}"
 
 
 def _cell(value: object) -> str:
@@ -76,6 +84,18 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> st
     out = [line(list(headers))]
     out.extend(line(row) for row in cells)
     return "\n".join(out)
+
+
+def format_tsv(rows: Iterable[Sequence[object]]) -> str:
+    """Rows as tab-separated lines with no header, for a pipe (as ``gh`` prints them).
+
+    Cells are whole (never cut to a width) with tabs and newlines turned into spaces, so
+    every line has the same number of fields for ``cut``, ``awk`` or ``sort``.
+    """
+    return "\n".join(
+        "\t".join("" if value is None else " ".join(str(value).split()) for value in row)
+        for row in rows
+    )
 
 
 def format_pairs(pairs: Iterable[tuple[str, object]]) -> str:
@@ -252,12 +272,15 @@ def bulk_summary_rows(
         rows.append(("interrupted", format_count(counts[Outcome.INTERRUPTED]), "(state unknown)"))
     rows += list(extra)
     duplicates = report.duplicates if duplicates is None else duplicates
+    extra_attempts = plural(
+        derived["extra_attempts"], "retry or state check", "retries or state checks"
+    )
     rows += [
         ("duplicates skipped", format_count(duplicates), ""),
         (
             "attempts",
             format_count(report.attempts),
-            f"({format_count(derived['extra_attempts'])} retries or state checks)",
+            f"({extra_attempts})",
         ),
         ("throttled", format_count(report.throttled), "(429 / 503 / connection reset)"),
         ("lowest concurrency", format_count(report.min_concurrency), ""),

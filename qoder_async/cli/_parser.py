@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from qoder_async.cli import _bulk, _commands, _demo
+from qoder_async._literals import DEPLOYMENT_STATUSES, RUN_STATUSES, TRIGGER_TYPES
+from qoder_async.cli import _bulk, _commands, _completion, _demo, _serve
 from qoder_async.cli._args import (
+    CommandParser,
+    VersionAction,
     add_command,
     fault_kinds,
     fraction,
@@ -16,11 +19,12 @@ from qoder_async.cli._args import (
     seconds,
     timestamp,
 )
-from qoder_async.resources.deployments import DEPLOYMENT_STATUSES
-from qoder_async.resources.runs import RUN_STATUSES, TRIGGER_TYPES
 from qoder_async.testing.faults import FAULT_KINDS
 
-__all__ = ["build_parser"]
+__all__ = ["LIST_PAGE", "build_parser"]
+
+LIST_PAGE = 30
+"""Deployments ``deployments list`` shows unless told otherwise (as ``gh`` shows 30)."""
 
 DESCRIPTION = """\
 Command line for the Qoder Cloud Agents Deployments API.
@@ -37,7 +41,8 @@ examples:
   qoder-async deployments list --status paused
   qoder-async --json deployments get dep_...
   qoder-async bulk-archive --agent-id agent_... --dry-run
-  qoder-async bulk-archive --file ids.txt --results done.jsonl --resume --yes"""
+  qoder-async bulk-archive --file ids.txt --results done.jsonl --resume --yes
+  source <(qoder-async completion bash)             # tab completion (bash or zsh)"""
 
 
 def _limit_option(parser: argparse.ArgumentParser, noun: str) -> None:
@@ -68,7 +73,7 @@ def _deployment_field_options(parser: argparse.ArgumentParser, *, creating: bool
     )
     parser.add_argument("--cron", metavar="EXPR", help='5-field cron schedule, e.g. "0 9 * * 1-5"')
     parser.add_argument(
-        "--timezone", default="UTC", metavar="TZ", help="IANA time zone of --cron (default UTC)"
+        "--timezone", metavar="TZ", help="IANA time zone of --cron (default UTC); needs --cron"
     )
     parser.add_argument("--description", help="free-text description")
     parser.add_argument(
@@ -115,7 +120,20 @@ def _deployments(subparsers: Any) -> None:
     listing.add_argument(
         "--created-before", type=timestamp, metavar="TIME", help="created at or before (ISO 8601)"
     )
-    _limit_option(listing, "deployments")
+    shown = listing.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--limit",
+        type=positive_int,
+        default=LIST_PAGE,
+        metavar="N",
+        help=f"show at most N deployments (default {LIST_PAGE})",
+    )
+    shown.add_argument(
+        "--all",
+        dest="everything",
+        action="store_true",
+        help="show every deployment (pages are fetched as they are printed)",
+    )
 
     get = add_command(commands, "get", _commands.cmd_deployments_get, "show one deployment")
     get.add_argument("deployment_id", metavar="DEPLOYMENT_ID", help="dep_… id")
@@ -149,6 +167,13 @@ def _deployments(subparsers: Any) -> None:
         parser.add_argument("deployment_id", metavar="DEPLOYMENT_ID", help="dep_… id")
         parser.add_argument("--idempotency-key", metavar="KEY", help="reuse a key for a safe retry")
         parser.set_defaults(action=action)
+        if action == "archive":
+            parser.add_argument(
+                "-y",
+                "--yes",
+                action="store_true",
+                help="do not ask for confirmation (needed when stdin is not a terminal)",
+            )
 
     run = add_command(
         commands, "run", _commands.cmd_deployments_run, "trigger a manual run now (active only)"
@@ -257,7 +282,7 @@ def _fake_server(subparsers: Any) -> None:
     parser = add_command(
         subparsers,
         "fake-server",
-        _commands.cmd_fake_server,
+        _serve.cmd_fake_server,
         "run the fake Qoder API on 127.0.0.1 (for trying the CLI and for tests)",
         "Run the in-memory fake Qoder Deployments API on 127.0.0.1 until Ctrl-C. It prints "
         "the URL and its (fixed, fake) token to export.",
@@ -323,13 +348,27 @@ def _demo_command(subparsers: Any) -> None:
     )
 
 
+def _completion_command(subparsers: Any) -> None:
+    parser = add_command(
+        subparsers,
+        "completion",
+        _completion.cmd_completion,
+        "print a shell completion script (bash or zsh)",
+        _completion.DESCRIPTION,
+    )
+    parser.add_argument("shell", choices=_completion.SHELLS, help="the shell to complete in")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``qoder-async`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="qoder-async",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action=VersionAction, help="print the version (qoder-async X.Y.Z) and exit"
     )
     global_options(parser, suppress=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -338,4 +377,5 @@ def build_parser() -> argparse.ArgumentParser:
     _bulk_archive(subparsers)
     _fake_server(subparsers)
     _demo_command(subparsers)
+    _completion_command(subparsers)
     return parser

@@ -11,7 +11,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from qoder_async.client import TOKEN_ENV, QoderClient
-from qoder_async.errors import APIConnectionError, APIStatusError
+from qoder_async.config import check_base_url
+from qoder_async.errors import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    InvalidArgumentError,
+)
 
 __all__ = [
     "EXIT_CANCELLED",
@@ -85,7 +91,28 @@ def make_client(args: argparse.Namespace) -> QoderClient:
             f"no API token: set the {TOKEN_ENV} environment variable "
             "(the token is never accepted as a command-line flag)"
         )
-    return QoderClient(token, base_url=args.base_url)
+    _refuse_plain_http(args)
+    return QoderClient(token, base_url=args.base_url, allow_insecure_http=args.allow_insecure_http)
+
+
+def _refuse_plain_http(args: argparse.Namespace) -> None:
+    """Say what to do about an ``http://`` base URL in the CLI's terms (a flag), not the
+    SDK's (a keyword argument); any other problem with the URL is the SDK's to report."""
+    if args.allow_insecure_http:
+        return
+    url = args.base_url or os.environ.get("QODER_BASE_URL", "").strip()
+    if not url:
+        return
+    try:
+        check_base_url(url)
+    except InvalidArgumentError:
+        check_base_url(url, allow_insecure=True)  # raises for any other problem
+        source = "--base-url" if args.base_url else "QODER_BASE_URL"
+        raise UsageError(
+            f"{source} {url!r} is plain http to another machine: the token would cross "
+            "the network unencrypted; use https, or add --allow-insecure-http if you "
+            "mean it"
+        ) from None
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -104,20 +131,39 @@ def with_client(args: argparse.Namespace, work: Callable[[QoderClient], Awaitabl
     return run_async(go())
 
 
+def _attempts(exc: BaseException) -> str:
+    # Errors that ran out of retries say how many attempts they made.
+    attempts = getattr(exc, "attempts", None)
+    if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts > 1:
+        return f" (gave up after {attempts} attempts)"
+    return ""
+
+
 def describe_error(exc: BaseException) -> tuple[str, int]:
-    """The one line printed for an error, and the exit code it maps to."""
+    """The one line printed for an error, and the exit code it maps to.
+
+    API errors read like the SDK's own (``404 not_found_error: ... [request_id: X]``),
+    plus how many attempts were made when retries ran out, and, for a 401, where the
+    token comes from.
+    """
     if isinstance(exc, UsageError):
         return str(exc), EXIT_USAGE
     if isinstance(exc, APIStatusError):
         kind = exc.error_type or "error"
         line = f"{exc.status} {kind}: {exc.message}"
+        if exc.param:
+            line += f" (param: {exc.param})"
+        line += _attempts(exc)
         if exc.request_id:
-            line += f" (request id {exc.request_id})"
+            line += f" [request_id: {exc.request_id}]"
+        if isinstance(exc, AuthenticationError):
+            line += f"; check the token in the {TOKEN_ENV} environment variable"
         return line, EXIT_FAILED
     if isinstance(exc, APIConnectionError):
-        return f"cannot reach the API: {exc}", EXIT_FAILED
-    # Bad arguments the SDK refused before sending (malformed id, bad base URL, ...);
-    # QoderConfigError is a ValueError too.
+        return f"cannot reach the API: {exc}{_attempts(exc)}", EXIT_FAILED
+    # Bad arguments the SDK refused before sending (malformed id, bad base URL, a field
+    # of the wrong type in --from-json, ...): InvalidArgumentError and QoderConfigError
+    # are both ValueErrors.
     if isinstance(exc, ValueError):
         return str(exc), EXIT_USAGE
     # Anything else (ResponseDecodeError, an OS error writing --results, a bug) is still

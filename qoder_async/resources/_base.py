@@ -10,7 +10,12 @@ from urllib.parse import quote
 from qoder_async import _json
 from qoder_async._messages import NOT_PARSED, Request, Response
 from qoder_async._serde import DecodeFailure
-from qoder_async.errors import ResponseDecodeError, request_id_of, snippet
+from qoder_async.errors import (
+    InvalidArgumentError,
+    ResponseDecodeError,
+    request_id_of,
+    snippet,
+)
 from qoder_async.middleware import Handler
 
 __all__ = ["ResourceContext"]
@@ -109,5 +114,5 @@ def idempotency_headers(key: str | None) -> Mapping[str, str] | None:
     if key is None:
         return None
     if not isinstance(key, str) or not key or len(key) > 255 or not key.isprintable():
-        raise ValueError("idempotency_key must be a printable str of 1 to 255 characters")
+        raise InvalidArgumentError("idempotency_key must be a printable str of 1 to 255 characters")
     return {"Idempotency-Key": key}

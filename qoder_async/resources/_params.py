@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from qoder_async import _validation
+from qoder_async.errors import InvalidArgumentError, InvalidArgumentTypeError
 from qoder_async.models import Page
 from qoder_async.pagination import AsyncPaginator
 from qoder_async.resources._base import ResourceContext
@@ -28,7 +29,9 @@ class ListParams:
         if limit is not None:
             self.params["limit"] = str(_validation.page_limit(limit))
         if after_id is not None and before_id is not None:
-            raise ValueError("after_id and before_id are mutually exclusive; pass one of them")
+            raise InvalidArgumentError(
+                "after_id and before_id are mutually exclusive; pass one of them"
+            )
         check = _validation.deployment_id if kind == "deployment" else _validation.run_id
         # The starting cursor stays out of ``params``: each page adds its own cursor, in
         # the direction the caller started walking.
@@ -58,9 +61,9 @@ class ListParams:
         if value is None:
             return self
         if not isinstance(value, str):
-            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+            raise InvalidArgumentTypeError(f"{name} must be a str, not {type(value).__name__}")
         if value not in allowed:
-            raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
+            raise InvalidArgumentError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
         self.params[name] = str(value)
         return self
 
@@ -92,17 +95,19 @@ class ListParams:
             try:
                 parsed = datetime.fromisoformat(value)
             except ValueError:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{label} must be an ISO 8601 timestamp, got {value[:60]!r}"
                 ) from None
             if parsed.tzinfo is None:
-                raise ValueError(f"{label} must carry a timezone, got {value!r}")
+                raise InvalidArgumentError(f"{label} must carry a timezone, got {value!r}")
             self.params[name] = value
             return self
         if not isinstance(value, datetime):
-            raise TypeError(f"{label} must be a datetime or str, not {type(value).__name__}")
+            raise InvalidArgumentTypeError(
+                f"{label} must be a datetime or str, not {type(value).__name__}"
+            )
         if value.tzinfo is None:
-            raise ValueError(f"{label} must be timezone-aware")
+            raise InvalidArgumentError(f"{label} must be timezone-aware")
         self.params[name] = value.isoformat().replace("+00:00", "Z")
         return self
 

@@ -7,9 +7,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from qoder_async import _serde, _validation
+from qoder_async._literals import DEPLOYMENT_STATUSES, DeploymentStatusFilter
 from qoder_async._serde import DecodeFailure
 from qoder_async.config import RetryPolicy
-from qoder_async.models import AgentRef, Deployment, DeploymentRun, Page, ScheduleSpec
+from qoder_async.models import (
+    AgentRef,
+    Deployment,
+    DeploymentRun,
+    DeploymentStatus,
+    Page,
+    ScheduleSpec,
+)
 from qoder_async.pagination import AsyncPaginator
 from qoder_async.resources._base import ResourceContext, idempotency_headers
 from qoder_async.resources._params import ListParams, paginate
@@ -18,9 +26,7 @@ from qoder_async.resources.runs import RunsAPI
 if TYPE_CHECKING:
     from qoder_async.bulk import BulkJob, ItemOutcome
 
-__all__ = ["DeploymentsAPI"]
-
-DEPLOYMENT_STATUSES = frozenset({"active", "paused"})
+__all__ = ["DEPLOYMENT_STATUSES", "DeploymentsAPI"]
 
 
 class _NotGiven:
@@ -196,7 +202,7 @@ class DeploymentsAPI:
     def list(
         self,
         *,
-        status: str | None = None,
+        status: DeploymentStatusFilter | DeploymentStatus | None = None,
         include_archived: bool | None = None,
         agent_id: str | None = None,
         created_after: datetime | str | None = None,
@@ -210,6 +216,10 @@ class DeploymentsAPI:
         ``created_after`` / ``created_before`` map to the ``created_at[gte]`` /
         ``created_at[lte]`` filters. Iterate with ``async for``; nothing is fetched until
         then.
+
+        ``limit`` is the page size (items per request, 1-1000), not a total: iteration
+        still walks every page. For the first ``n`` items use ``.take(n)`` or
+        ``.to_list(max_items=n)``.
         """
         query = (
             ListParams(limit=limit, after_id=after_id, before_id=before_id, kind="deployment")

@@ -7,15 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from qoder_async import _serde, _validation
-from qoder_async.models import DeploymentRun, Page
+from qoder_async._literals import (
+    RUN_STATUSES,
+    TRIGGER_TYPES,
+    RunStatusFilter,
+    TriggerTypeFilter,
+)
+from qoder_async.models import DeploymentRun, Page, RunStatus, TriggerType
 from qoder_async.pagination import AsyncPaginator
 from qoder_async.resources._base import ResourceContext
 from qoder_async.resources._params import ListParams, paginate
 
-__all__ = ["DeploymentRunsAPI", "RunsAPI"]
-
-RUN_STATUSES = frozenset({"pending", "running", "completed", "failed", "skipped"})
-TRIGGER_TYPES = frozenset({"manual", "schedule", "retry"})
+__all__ = ["RUN_STATUSES", "TRIGGER_TYPES", "DeploymentRunsAPI", "RunsAPI"]
 
 
 def _structure_run_page(data: Any) -> Page[DeploymentRun]:
@@ -34,14 +37,19 @@ class RunsAPI:
         self,
         deployment_id: str,
         *,
-        status: str | None = None,
+        status: RunStatusFilter | RunStatus | None = None,
         triggered_after: datetime | str | None = None,
         triggered_before: datetime | str | None = None,
         limit: int | None = None,
         after_id: str | None = None,
         before_id: str | None = None,
     ) -> AsyncPaginator[DeploymentRun]:
-        """Runs of a deployment, newest first by ``triggered_at``."""
+        """Runs of a deployment, newest first by ``triggered_at``.
+
+        ``limit`` is the page size (items per request, 1-1000), not a total: iteration
+        still walks every page. For the first ``n`` items use ``.take(n)`` or
+        ``.to_list(max_items=n)``.
+        """
         dep = _validation.deployment_id(deployment_id)
         query = (
             ListParams(limit=limit, after_id=after_id, before_id=before_id, kind="run")
@@ -75,14 +83,19 @@ class DeploymentRunsAPI:
         self,
         *,
         deployment_id: str | None = None,
-        status: str | None = None,
-        trigger_type: str | None = None,
+        status: RunStatusFilter | RunStatus | None = None,
+        trigger_type: TriggerTypeFilter | TriggerType | None = None,
         has_error: bool | None = None,
         limit: int | None = None,
         after_id: str | None = None,
         before_id: str | None = None,
     ) -> AsyncPaginator[DeploymentRun]:
-        """Every run of the caller, newest first, with the documented filters."""
+        """Every run of the caller, newest first, with the documented filters.
+
+        ``limit`` is the page size (items per request, 1-1000), not a total: iteration
+        still walks every page. For the first ``n`` items use ``.take(n)`` or
+        ``.to_list(max_items=n)``.
+        """
         query = (
             ListParams(limit=limit, after_id=after_id, before_id=before_id, kind="run")
             .ident("deployment_id", deployment_id, "deployment")

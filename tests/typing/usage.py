@@ -1,0 +1,51 @@
+"""Code as a user writes it, checked by ``mypy --strict`` (``make test``; never run).
+
+Each ``# type: ignore[...]`` marks a call the types must refuse: mypy's
+``warn_unused_ignores`` (part of ``--strict``) fails the check if one of them stops
+being an error, and ``tests/test_typing_usage.py`` checks each one is refused for the
+reason given.
+"""
+
+from __future__ import annotations
+
+from qoder_async import (
+    Deployment,
+    DeploymentRun,
+    DeploymentStatus,
+    InvalidArgumentError,
+    QoderClient,
+    QoderError,
+    RunStatus,
+    TriggerType,
+)
+
+
+async def filters_take_literals_or_the_enums(client: QoderClient) -> list[Deployment]:
+    paused = await client.deployments.list(status="paused").to_list(max_items=10)
+    active = [d async for d in client.deployments.list(status=DeploymentStatus.ACTIVE).take(5)]
+    runs: list[DeploymentRun] = [
+        r
+        async for r in client.deployment_runs.list(
+            status=RunStatus.FAILED, trigger_type="schedule", has_error=True
+        )
+    ]
+    failed = client.deployments.runs.list(paused[0].id, status="failed")
+    print(len(runs), failed, TriggerType.MANUAL)
+    return paused + active
+
+
+def misspelled_filters_fail_type_checking(client: QoderClient) -> None:
+    client.deployments.list(status="archivd")  # type: ignore[arg-type]
+    client.deployments.list(status="archived")  # type: ignore[arg-type]
+    client.deployment_runs.list(trigger_type="cron")  # type: ignore[arg-type]
+    client.deployments.runs.list("dep_1", status="done")  # type: ignore[arg-type]
+    client.deployments.list().take("5")  # type: ignore[arg-type]
+
+
+async def one_except_for_everything(client: QoderClient) -> str:
+    try:
+        return (await client.deployments.get("dep_1")).name
+    except InvalidArgumentError as bad:  # refused before sending: a ValueError too
+        return f"bad argument: {bad}"
+    except QoderError as failed:
+        return f"API error: {failed}"
