@@ -6,7 +6,6 @@ import asyncio
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,20 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://api.example/api/v1/cloud"
 DEP = "dep_019ec556114c78f8b60ee34fcb98bf59"
 FIXTURE = (Path(__file__).parent / "fixtures" / "deployment.json").read_bytes()
-
-
-@pytest.fixture
-def sdk_logger() -> Iterator[logging.Logger]:
-    """The ``qoder_async`` logger emptied for the test and restored after it."""
-    logger = logging.getLogger("qoder_async")
-    saved_handlers, saved_level = logger.handlers[:], logger.level
-    logger.handlers.clear()
-    logger.setLevel(logging.NOTSET)
-    try:
-        yield logger
-    finally:
-        logger.handlers[:] = saved_handlers
-        logger.setLevel(saved_level)
 
 
 async def no_sleep(seconds: float) -> None:
@@ -240,9 +225,11 @@ async def test_a_failing_sink_is_logged_and_the_call_goes_on(
 
 async def test_a_cancelled_attempt_is_recorded_and_still_cancels() -> None:
     records: list[AttemptRecord] = []
+    attempt_started = asyncio.Event()
 
     async def slow(request: Request) -> Response:
-        await asyncio.sleep(10)
+        attempt_started.set()
+        await asyncio.sleep(10)  # cancelled long before this ends
         raise AssertionError("not reached")
 
     async with QoderClient(
@@ -253,7 +240,7 @@ async def test_a_cancelled_attempt_is_recorded_and_still_cancels() -> None:
         retry=RetryPolicy(max_attempts=1),
     ) as client:
         task = asyncio.create_task(client.deployments.get(DEP))
-        await asyncio.sleep(0.01)
+        await asyncio.wait_for(attempt_started.wait(), timeout=10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
