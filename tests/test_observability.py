@@ -176,16 +176,14 @@ async def test_metrics_middleware_records_every_attempt() -> None:
         records.append(record)
         stats(record)
 
-    transport = scripted(503, 429)
     async with QoderClient(
         "pt-x",
         base_url=BASE,
-        transport=transport,
+        transport=scripted(503, 429, 200, 404),
         sleep=no_sleep,
         per_attempt_middleware=[metrics_middleware(sink)],
     ) as client:
         await client.deployments.get(DEP)
-        transport._handler = lambda r: MockTransport.respond(r, 404, json_body={})
         with pytest.raises(NotFoundError):
             await client.deployments.get(DEP)
     route = "/api/v1/cloud/deployments/{deployment_id}"
@@ -195,7 +193,7 @@ async def test_metrics_middleware_records_every_attempt() -> None:
         ("GET", route, 200, None),
         ("GET", route, 404, "NotFoundError"),
     ]
-    assert [r.request_id for r in records[:3]] == ["req_1", "req_0", "req_0"]
+    assert [r.request_id for r in records] == ["req_3", "req_2", "req_1", "req_0"]
     assert all(r.elapsed >= 0 for r in records)
     assert stats.attempts == 4
     assert [(row["outcome"], row["count"]) for row in stats.rows()] == [
