@@ -53,13 +53,15 @@ async def test_forward_walk_visits_every_deployment_once_newest_first(
     seen: list[str] = []
     params = {"limit": "100"}
     pages = 0
-    while True:
+    for _ in range(COUNT):  # a bound: a cursor that never ends fails instead of hanging
         body = await page(fake_http, params)
         pages += 1
         seen += check_envelope(body)
         if not body["has_more"]:
             break
         params = {"limit": "100", cursor: body["next_page" if cursor == "page" else "last_id"]}
+    else:
+        raise AssertionError("has_more never turned false")
     assert seen == seeded
     assert pages == COUNT // 100
 
@@ -72,13 +74,15 @@ async def test_backward_walk_with_before_id(
     assert last["has_more"] is False
     collected: list[str] = []
     cursor = last["first_id"]
-    while True:
+    for _ in range(COUNT):  # a bound: a cursor that never ends fails instead of hanging
         body = await page(fake_http, {"limit": "700", "before_id": cursor})
         ids = check_envelope(body)
         collected = ids + collected
         if not body["has_more"]:
             break
         cursor = body["first_id"]
+    else:
+        raise AssertionError("has_more never turned false")
     assert collected == seeded[: COUNT - 300]
 
 
