@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import pydoc
 
 import aiohttp
 import pytest
@@ -18,6 +19,7 @@ from qoder_async.testing import (
     InjectedFault,
     RunView,
 )
+from qoder_async.testing.inspection import ServerInspection
 from tests.fake_server_support import call
 
 
@@ -222,3 +224,24 @@ async def test_wait_until_is_bounded_and_reports_a_failing_predicate(
     await call(fake_http, "GET", "deployments")
     with pytest.raises(LookupError, match="predicate itself"):
         await waiter
+
+
+def test_help_documents_every_public_method_and_the_counters() -> None:
+    methods = [
+        name
+        for cls in (FakeQoderServer, ServerInspection)
+        for name, value in vars(cls).items()
+        if not name.startswith("_") and callable(value)
+    ]
+    assert {"deployment", "request_count", "seed_run", "wait_until"} <= set(methods)
+    assert [name for name in methods if not getattr(FakeQoderServer, name).__doc__] == []
+    text = pydoc.render_doc(FakeQoderServer, renderer=pydoc.TextDoc())
+    for attribute in (
+        "token",
+        "state",
+        "request_counts",
+        "applied",
+        "archive_applications",
+        "faults_injected",
+    ):
+        assert f"{attribute}:" in text, attribute

@@ -35,7 +35,8 @@ def test_plugin_fixtures_work_in_a_scratch_project(tmp_path: Path) -> None:
     result = run_pytest(
         tmp_path,
         {
-            "test_user.py": """
+            # An override in conftest.py (not only in the module) wins over the plugin's.
+            "conftest.py": """
             import pytest
 
             from qoder_async.testing import Fault, FaultPlan
@@ -44,6 +45,9 @@ def test_plugin_fixtures_work_in_a_scratch_project(tmp_path: Path) -> None:
             @pytest.fixture
             def qoder_fake_server_options():
                 return {"faults": FaultPlan().script("deployments.archive", [Fault.reset_after()])}
+            """,
+            "test_user.py": """
+            import pytest
 
 
             @pytest.mark.asyncio

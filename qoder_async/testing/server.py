@@ -80,6 +80,21 @@ class FakeQoderServer(ServerInspection):
         latency: seconds added to every request.
         clock: POSIX seconds now, for deterministic timestamps and idempotency expiry.
         seed: makes generated ids reproducible.
+
+    Attributes:
+        url: Base URL of the API once started (``http://127.0.0.1:<port>/api/v1/cloud``).
+        token: The first accepted token: give it to the client.
+        tokens: Every accepted token.
+        faults: The active :class:`FaultPlan`; assign a new one (or None) at any time.
+        latency: Seconds added to every request; may be changed at any time.
+        state: The in-memory store (:class:`FakeState`) with the raw wire dicts; read
+            it through ``deployment()`` / ``deployment_run()`` for typed snapshots.
+        request_counts: Requests per endpoint name (every request, rejected, faulted
+            and replayed ones included); ``request_count()`` also filters by id.
+        applied: Changes applied per endpoint name; ``applied_count()`` also filters
+            by id.
+        archive_applications: Deployment id -> archives applied to it.
+        faults_injected: Injected faults per kind; ``injected_faults()`` lists them.
     """
 
     def __init__(
