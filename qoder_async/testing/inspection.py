@@ -23,13 +23,19 @@ _Key = tuple[str, str | None]  # (endpoint name, deployment id named in the path
 _Waiter = tuple[Callable[[], bool], "asyncio.Future[None]"]
 
 
-def _total(counts: Counter[_Key], endpoint: str | None, deployment_id: str | None) -> int:
-    return sum(
-        count
-        for (name, target), count in counts.items()
-        if (endpoint is None or name == endpoint)
-        and (deployment_id is None or target == deployment_id)
-    )
+def _total(
+    per_endpoint: Counter[str],
+    per_key: Counter[_Key],
+    endpoint: str | None,
+    deployment_id: str | None,
+) -> int:
+    # Direct look-ups where possible: tests call these in wait_until predicates, which
+    # run on every request, while the per-id counter may hold thousands of ids.
+    if deployment_id is None:
+        return per_endpoint[endpoint] if endpoint is not None else per_endpoint.total()
+    if endpoint is not None:
+        return per_key[endpoint, deployment_id]
+    return sum(count for (_, target), count in per_key.items() if target == deployment_id)
 
 
 class ServerInspection:
@@ -134,7 +140,7 @@ class ServerInspection:
         Every request counts, including rejected (401, 404), faulted and replayed ones.
         A request counts for ``deployment_id`` when its path names that deployment.
         """
-        return _total(self._requests_by_id, endpoint, deployment_id)
+        return _total(self.request_counts, self._requests_by_id, endpoint, deployment_id)
 
     def applied_count(
         self, endpoint: str | None = None, *, deployment_id: str | None = None
@@ -144,7 +150,7 @@ class ServerInspection:
         Only writes that changed state count: not replays of an idempotency key, not
         errors, not requests a fault rejected. A create counts for the id it created.
         """
-        return _total(self._applied_by_id, endpoint, deployment_id)
+        return _total(self.applied, self._applied_by_id, endpoint, deployment_id)
 
     def injected_faults(self, endpoint: str | None = None) -> list[InjectedFault]:
         """The faults injected so far (into one endpoint's requests, or all), in order."""
