@@ -58,7 +58,7 @@ def test_plugin_fixtures_work_in_a_scratch_project(tmp_path: Path) -> None:
                 assert qoder_fake_server.deployment(dep).archived
                 assert qoder_fake_server.applied_count(deployment_id=dep) == 1
                 assert qoder_fake_server.request_count("deployments.archive") == 2
-            """
+            """,
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
