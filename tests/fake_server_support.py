@@ -1,27 +1,18 @@
-"""Shared pieces for the tests that drive ``FakeQoderServer`` over real loopback HTTP.
+"""Plain helpers for the tests that drive ``FakeQoderServer`` over real loopback HTTP.
 
-Plain helpers (a hand-moved clock, the recorded fixtures, their key shape, one JSON
-request) and the pytest fixtures ``clock``, ``server_options``, ``server`` and ``http``.
-The fixtures are registered under those names; a test module imports the ``*_fixture``
-functions it wants and may define its own ``clock`` or ``server_options`` to change what
-the server is built with::
-
-    from tests.fake_server_support import (
-        http_fixture,  # noqa: F401 (pytest fixture)
-        server_fixture,  # noqa: F401 (pytest fixture)
-        ...
-    )
+A hand-moved clock, the recorded fixtures, their key shape, one JSON request. The
+pytest fixtures built on them (``fake_clock``, ``fake_server_options``, ``fake_server``,
+``fake_http``) live in ``tests/conftest.py``; a module overrides ``fake_clock`` or
+``fake_server_options`` to change what the server is built with.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from qoder_async.testing import FakeQoderServer
 
@@ -31,11 +22,7 @@ __all__ = [
     "Clock",
     "auth_headers",
     "call",
-    "clock_fixture",
     "fixture",
-    "http_fixture",
-    "server_fixture",
-    "server_options_fixture",
     "shape",
 ]
 
@@ -76,30 +63,3 @@ async def call(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) -
     """One request; its status and its decoded JSON body."""
     async with http.request(method, path, **kw) as response:
         return response.status, await response.json()
-
-
-@pytest.fixture(name="clock")
-def clock_fixture() -> Clock:
-    """The server's clock, at :data:`NOW` until the test moves it."""
-    return Clock(NOW)
-
-
-@pytest.fixture(name="server_options")
-def server_options_fixture(clock: Clock) -> dict[str, Any]:
-    """Keyword arguments for the ``server`` fixture's ``FakeQoderServer``."""
-    return {"clock": clock}
-
-
-@pytest.fixture(name="server")
-async def server_fixture(server_options: dict[str, Any]) -> AsyncIterator[FakeQoderServer]:
-    """A started ``FakeQoderServer(**server_options)``, closed after the test."""
-    async with FakeQoderServer(**server_options) as fake:
-        yield fake
-
-
-@pytest.fixture(name="http")
-async def http_fixture(server: FakeQoderServer) -> AsyncIterator[aiohttp.ClientSession]:
-    """A raw aiohttp session on ``server``'s base URL, authenticated with its token."""
-    headers = auth_headers(server)
-    async with aiohttp.ClientSession(base_url=server.url + "/", headers=headers) as session:
-        yield session

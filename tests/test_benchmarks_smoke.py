@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("bulk", "overhead", "decoding", "memory", "imports")
+SECTIONS = ("bulk", "overhead", "decoding", "memory", "imports", "plugin")
 NOT_INSTALLED = "n/a (not installed)"
 
 

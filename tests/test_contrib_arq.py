@@ -9,7 +9,7 @@ import random
 import re
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,7 +41,6 @@ from tests.contrib_support import (
     ThreadedFakeServer,
     leaks_in,
     python,
-    redis_server,
     spawned,
     worker_env,
 )
@@ -49,13 +48,6 @@ from tests.contrib_support import (
 # arq logs "→ <job id>:<function>" when a job starts and "←", "↻" or "!" when it ends.
 _JOB = r"(qoder-bulk:\w+:[0-9a-f]+):" + TASK_NAME
 _EVENT = re.compile(r"([→←↻!]) " + _JOB)
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A throw-away redis-server; fails (never skips) when it is not installed."""
-    with redis_server(tmp_path) as url:
-        yield url
 
 
 @pytest.fixture

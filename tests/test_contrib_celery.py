@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,9 @@ from tests.contrib_support import (
     ThreadedFakeServer,
     leaks_in,
     python,
-    redis_server,
     spawned,
     worker_env,
 )
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A throw-away redis-server; fails (never skips) when it is not installed."""
-    with redis_server(tmp_path) as url:
-        yield url
 
 
 def test_chunked_drops_duplicates_and_keeps_order() -> None:

@@ -15,6 +15,18 @@ from qoder_async.testing import FakeQoderServer, serve_forever
 from qoder_async.testing.__main__ import build_parser
 
 
+class AnnouncedOutput(io.StringIO):
+    """A text stream that signals when it is flushed (serve_forever flushes its banner)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed = asyncio.Event()
+
+    def flush(self) -> None:
+        super().flush()
+        self.flushed.set()
+
+
 @pytest.fixture
 def qoder_fake_server_options() -> dict[str, Any]:
     """Overrides the plugin's options fixture for this module."""
@@ -33,12 +45,9 @@ async def test_plugin_fixture_yields_a_started_server(qoder_fake_server: FakeQod
 
 
 async def test_serve_forever_prints_url_and_token_and_stops_on_cancel() -> None:
-    out = io.StringIO()
+    out = AnnouncedOutput()
     task = asyncio.create_task(serve_forever(port=0, seed_deployments=3, out=out))
-    for _ in range(200):
-        if "Token:" in out.getvalue():
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(out.flushed.wait(), timeout=10)
     lines = out.getvalue().splitlines()
     url = lines[0].rsplit(" ", 1)[-1]
     assert url.startswith("http://127.0.0.1:")

@@ -18,9 +18,6 @@ from tests.fake_server_support import (
     auth_headers,
     call,
     fixture,
-    http_fixture,  # noqa: F401 (pytest fixture)
-    server_fixture,  # noqa: F401 (pytest fixture)
-    server_options_fixture,  # noqa: F401 (pytest fixture)
     shape,
 )
 
@@ -45,23 +42,23 @@ def create_body(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def clock() -> Clock:
+def fake_clock() -> Clock:
     """Starts at the creation time recorded in ``deployment.json``."""
     return Clock(FIXTURE_NOW)
 
 
-async def post(http: aiohttp.ClientSession, path: str, body: Any = None) -> tuple[int, Any]:
-    return await call(http, "POST", path, json=body)
+async def post(fake_http: aiohttp.ClientSession, path: str, body: Any = None) -> tuple[int, Any]:
+    return await call(fake_http, "POST", path, json=body)
 
 
-async def get(http: aiohttp.ClientSession, path: str) -> tuple[int, Any]:
-    return await call(http, "GET", path)
+async def get(fake_http: aiohttp.ClientSession, path: str) -> tuple[int, Any]:
+    return await call(fake_http, "GET", path)
 
 
 async def test_create_returns_the_documented_deployment_shape(
-    http: aiohttp.ClientSession, server: FakeQoderServer
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer
 ) -> None:
-    status, created = await post(http, "deployments", create_body())
+    status, created = await post(fake_http, "deployments", create_body())
 
     assert status == 200
     expected = fixture("deployment.json")
@@ -78,14 +75,14 @@ async def test_create_returns_the_documented_deployment_shape(
         None,
         None,
     )
-    assert server.state.deployments[created["id"]] == created
-    assert server.applied["deployments.create"] == 1
+    assert fake_server.state.deployments[created["id"]] == created
+    assert fake_server.applied["deployments.create"] == 1
 
 
-async def test_create_without_schedule_is_manual_only(http: aiohttp.ClientSession) -> None:
+async def test_create_without_schedule_is_manual_only(fake_http: aiohttp.ClientSession) -> None:
     body = fixture("create_request_manual.synthesized.json")
 
-    status, created = await post(http, "deployments", body)
+    status, created = await post(fake_http, "deployments", body)
 
     assert status == 200
     assert created["schedule"] is None
@@ -95,14 +92,14 @@ async def test_create_without_schedule_is_manual_only(http: aiohttp.ClientSessio
 
 
 async def test_create_pins_the_agent_version_and_keeps_user_metadata(
-    http: aiohttp.ClientSession, server: FakeQoderServer
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer
 ) -> None:
-    server.state.agent_versions["agent_latest"] = 4
+    fake_server.state.agent_versions["agent_latest"] = 4
     pinned = {"id": "agent_pinned", "type": "agent", "version": 2}
     metadata = {"team": "ops", "cas_config": {"config": {"max_concurrent": 3}}}
 
-    _, by_id = await post(http, "deployments", create_body(agent="agent_latest"))
-    _, by_ref = await post(http, "deployments", create_body(agent=pinned, metadata=metadata))
+    _, by_id = await post(fake_http, "deployments", create_body(agent="agent_latest"))
+    _, by_ref = await post(fake_http, "deployments", create_body(agent=pinned, metadata=metadata))
 
     assert by_id["agent"]["version"] == 4
     assert by_ref["agent"] == pinned
@@ -114,14 +111,14 @@ async def test_create_pins_the_agent_version_and_keeps_user_metadata(
     }
 
 
-async def test_create_never_returns_repository_tokens(http: aiohttp.ClientSession) -> None:
+async def test_create_never_returns_repository_tokens(fake_http: aiohttp.ClientSession) -> None:
     repo = {
         "type": "github_repository",
         "url": "https://github.com/o/r",
         "authorization_token": "x",
     }
 
-    _, created = await post(http, "deployments", create_body(resources=[repo]))
+    _, created = await post(fake_http, "deployments", create_body(resources=[repo]))
 
     assert created["resources"] == [{"type": "github_repository", "url": "https://github.com/o/r"}]
 
@@ -160,15 +157,15 @@ INVALID_CREATES: list[tuple[dict[str, Any], str | None]] = [
 
 @pytest.mark.parametrize(("override", "param"), INVALID_CREATES)
 async def test_create_validation_errors_name_the_field(
-    http: aiohttp.ClientSession,
-    server: FakeQoderServer,
+    fake_http: aiohttp.ClientSession,
+    fake_server: FakeQoderServer,
     override: dict[str, Any],
     param: str | None,
 ) -> None:
     body = create_body(**override)
     body = {key: value for key, value in body.items() if value is not None}
 
-    status, error = await post(http, "deployments", body)
+    status, error = await post(fake_http, "deployments", body)
 
     assert status == 400
     assert error["type"] == "error"
@@ -178,20 +175,20 @@ async def test_create_validation_errors_name_the_field(
         assert error["error"]["param"] == param
     else:
         assert error["error"]["param"].startswith(("schedule.", "metadata.cas_config"))
-    assert server.state.deployments == {}
-    assert server.applied["deployments.create"] == 0
+    assert fake_server.state.deployments == {}
+    assert fake_server.applied["deployments.create"] == 0
 
 
-async def test_missing_name_matches_the_documented_400(http: aiohttp.ClientSession) -> None:
+async def test_missing_name_matches_the_documented_400(fake_http: aiohttp.ClientSession) -> None:
     body = create_body()
     del body["name"]
 
-    assert await post(http, "deployments", body) == (400, fixture("error_400.json"))
+    assert await post(fake_http, "deployments", body) == (400, fixture("error_400.json"))
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b'{"name": "x",'])
-async def test_malformed_json_is_a_400(http: aiohttp.ClientSession, raw: bytes) -> None:
-    async with http.post("deployments", data=raw) as response:
+async def test_malformed_json_is_a_400(fake_http: aiohttp.ClientSession, raw: bytes) -> None:
+    async with fake_http.post("deployments", data=raw) as response:
         assert response.status == 400
         error = await response.json()
     assert error["error"] == {
@@ -201,11 +198,11 @@ async def test_malformed_json_is_a_400(http: aiohttp.ClientSession, raw: bytes) 
 
 
 async def test_get_returns_the_stored_deployment(
-    http: aiohttp.ClientSession, server: FakeQoderServer
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer
 ) -> None:
-    created = server.state.create(create_body())
+    created = fake_server.state.create(create_body())
 
-    assert await get(http, f"deployments/{created['id']}") == (200, created)
+    assert await get(fake_http, f"deployments/{created['id']}") == (200, created)
 
 
 @pytest.mark.parametrize(
@@ -223,8 +220,10 @@ async def test_get_returns_the_stored_deployment(
         ("GET", "no_such_endpoint"),
     ],
 )
-async def test_unknown_ids_are_404(http: aiohttp.ClientSession, method: str, path: str) -> None:
-    async with http.request(method, path, json={} if method == "POST" else None) as response:
+async def test_unknown_ids_are_404(
+    fake_http: aiohttp.ClientSession, method: str, path: str
+) -> None:
+    async with fake_http.request(method, path, json={} if method == "POST" else None) as response:
         assert response.status == 404
         body = await response.json()
     assert body["type"] == "error"
@@ -232,17 +231,19 @@ async def test_unknown_ids_are_404(http: aiohttp.ClientSession, method: str, pat
 
 
 async def test_update_merges_metadata_and_replaces_arrays(
-    http: aiohttp.ClientSession, server: FakeQoderServer, clock: Clock
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, fake_clock: Clock
 ) -> None:
-    created = server.state.create(create_body(metadata={"keep": "1", "drop": "2"}, vault_ids=["a"]))
-    clock.now += 30
+    created = fake_server.state.create(
+        create_body(metadata={"keep": "1", "drop": "2"}, vault_ids=["a"])
+    )
+    fake_clock.now += 30
     patch = {
         **fixture("update_request.json"),
         "metadata": {"drop": None, "new": "3"},
         "vault_ids": ["b", "c"],
     }
 
-    status, updated = await post(http, f"deployments/{created['id']}", patch)
+    status, updated = await post(fake_http, f"deployments/{created['id']}", patch)
 
     assert status == 200
     assert updated["name"] == "api-doc-verification-deployment-v2"
@@ -274,25 +275,30 @@ async def test_update_merges_metadata_and_replaces_arrays(
     ],
 )
 async def test_update_validation_errors(
-    http: aiohttp.ClientSession, server: FakeQoderServer, patch: dict[str, Any], param: str
+    fake_http: aiohttp.ClientSession,
+    fake_server: FakeQoderServer,
+    patch: dict[str, Any],
+    param: str,
 ) -> None:
-    created = server.state.create(create_body())
+    created = fake_server.state.create(create_body())
 
-    status, error = await post(http, f"deployments/{created['id']}", patch)
+    status, error = await post(fake_http, f"deployments/{created['id']}", patch)
 
     assert status == 400
     assert error["error"]["param"] == param
-    assert server.state.deployments[created["id"]]["name"] == "daily-report"
+    assert fake_server.state.deployments[created["id"]]["name"] == "daily-report"
 
 
 async def test_update_metadata_limit_counts_the_merged_result(
-    http: aiohttp.ClientSession, server: FakeQoderServer
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer
 ) -> None:
-    created = server.state.create(create_body(metadata={f"k{i}": "v" for i in range(16)}))
+    created = fake_server.state.create(create_body(metadata={f"k{i}": "v" for i in range(16)}))
 
-    status, error = await post(http, f"deployments/{created['id']}", {"metadata": {"k99": "v"}})
+    status, error = await post(
+        fake_http, f"deployments/{created['id']}", {"metadata": {"k99": "v"}}
+    )
     replaced = {"metadata": {"k0": None, "k99": "v"}}
-    ok_status, updated = await post(http, f"deployments/{created['id']}", replaced)
+    ok_status, updated = await post(fake_http, f"deployments/{created['id']}", replaced)
 
     assert (status, error["error"]["param"]) == (400, "metadata")
     assert ok_status == 200
@@ -311,10 +317,10 @@ async def test_update_metadata_limit_counts_the_merged_result(
     ],
 )
 async def test_authentication_failures_are_401(
-    server: FakeQoderServer, headers: dict[str, str], message: str | None
+    fake_server: FakeQoderServer, headers: dict[str, str], message: str | None
 ) -> None:
     async with (
-        aiohttp.ClientSession(base_url=server.url + "/") as session,
+        aiohttp.ClientSession(base_url=fake_server.url + "/") as session,
         session.get("deployments", headers=headers) as response,
     ):
         assert response.status == 401
@@ -324,13 +330,13 @@ async def test_authentication_failures_are_401(
     assert body["error"]["type"] == "authentication_error"
     if message is not None:
         assert body["error"]["message"] == message
-    assert server.request_counts["deployments.list"] == 1
+    assert fake_server.request_counts["deployments.list"] == 1
 
 
 async def test_configured_tokens_are_the_only_ones_accepted() -> None:
-    async with FakeQoderServer(tokens=["pt-a", "pt-b"]) as server:
-        assert server.token == "pt-a"
-        async with aiohttp.ClientSession(base_url=server.url + "/") as session:
+    async with FakeQoderServer(tokens=["pt-a", "pt-b"]) as fake_server:
+        assert fake_server.token == "pt-a"
+        async with aiohttp.ClientSession(base_url=fake_server.url + "/") as session:
             statuses = []
             for token in ("pt-a", "pt-b", "pt-fake-token"):
                 headers = {"Authorization": f"Bearer {token}"}
@@ -339,21 +345,21 @@ async def test_configured_tokens_are_the_only_ones_accepted() -> None:
     assert statuses == [200, 200, 401]
 
 
-async def test_every_response_has_a_fresh_request_id(http: aiohttp.ClientSession) -> None:
+async def test_every_response_has_a_fresh_request_id(fake_http: aiohttp.ClientSession) -> None:
     ids = set()
     for path in ("deployments", "deployments/dep_missing", "deployment_runs"):
-        async with http.get(path) as response:
+        async with fake_http.get(path) as response:
             ids.add(response.headers["x-request-id"])
     assert len(ids) == 3
     assert all(re.fullmatch(r"req_[0-9a-f]{24}", request_id) for request_id in ids)
 
 
 async def test_base_path_is_configurable() -> None:
-    async with FakeQoderServer(base_path="/custom/") as server:
-        assert server.url.endswith(f":{server.port}/custom")
+    async with FakeQoderServer(base_path="/custom/") as fake_server:
+        assert fake_server.url.endswith(f":{fake_server.port}/custom")
         async with (
-            aiohttp.ClientSession(headers=auth_headers(server)) as session,
-            session.get(server.url + "/deployments") as response,
+            aiohttp.ClientSession(headers=auth_headers(fake_server)) as session,
+            session.get(fake_server.url + "/deployments") as response,
         ):
             assert response.status == 200
 
@@ -366,14 +372,14 @@ def test_constructor_rejects_an_empty_token_set() -> None:
 
 
 async def test_url_is_unavailable_before_start_and_close_is_idempotent() -> None:
-    server = FakeQoderServer()
+    fake_server = FakeQoderServer()
     with pytest.raises(RuntimeError):
-        _ = server.url
-    await server.start()
+        _ = fake_server.url
+    await fake_server.start()
     try:
-        assert server.url.startswith("http://127.0.0.1:")
+        assert fake_server.url.startswith("http://127.0.0.1:")
         with pytest.raises(RuntimeError):
-            await server.start()
+            await fake_server.start()
     finally:
-        await server.close()
-    await server.close()
+        await fake_server.close()
+    await fake_server.close()

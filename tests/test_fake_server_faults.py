@@ -12,26 +12,24 @@ import pytest
 from qoder_async.testing import DEFAULT_RANDOM_KINDS, FakeQoderServer, Fault, FaultPlan
 from tests.fake_server_support import (
     auth_headers,
-    http_fixture,  # noqa: F401 (pytest fixture)
-    server_fixture,  # noqa: F401 (pytest fixture)
 )
 
 RESET = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 @pytest.fixture
-def server_options() -> dict[str, Any]:
+def fake_server_options() -> dict[str, Any]:
     """The server keeps real time here: no hand-moved clock."""
     return {}
 
 
 @pytest.fixture
-def dep_id(server: FakeQoderServer) -> str:
-    return server.seed_deployments(1)[0]
+def dep_id(fake_server: FakeQoderServer) -> str:
+    return fake_server.seed_deployments(1)[0]
 
 
-def archived(server: FakeQoderServer, dep_id: str) -> bool:
-    return server.state.deployments[dep_id]["archived_at"] is not None
+def archived(fake_server: FakeQoderServer, dep_id: str) -> bool:
+    return fake_server.state.deployments[dep_id]["archived_at"] is not None
 
 
 @pytest.mark.parametrize(
@@ -39,15 +37,15 @@ def archived(server: FakeQoderServer, dep_id: str) -> bool:
     [(None, None), (2, "2"), (0.25, "0.25"), ("Wed, 21 Oct 2026 07:28:00 GMT", None)],
 )
 async def test_rate_limited(
-    http: aiohttp.ClientSession,
-    server: FakeQoderServer,
+    fake_http: aiohttp.ClientSession,
+    fake_server: FakeQoderServer,
     dep_id: str,
     retry_after: float | str | None,
     header: str | None,
 ) -> None:
-    server.faults.script("deployments.archive", [Fault.rate_limited(retry_after)])
+    fake_server.faults.script("deployments.archive", [Fault.rate_limited(retry_after)])
 
-    async with http.post(f"deployments/{dep_id}/archive") as response:
+    async with fake_http.post(f"deployments/{dep_id}/archive") as response:
         assert response.status == 429
         body = await response.json()
         expected = retry_after if isinstance(retry_after, str) else header
@@ -55,9 +53,9 @@ async def test_rate_limited(
         assert response.headers["x-request-id"].startswith("req_")
 
     assert body["error"]["type"] == "rate_limit_error"
-    assert not archived(server, dep_id)
-    assert server.faults_injected == {"rate_limited": 1}
-    assert server.applied["deployments.archive"] == 0
+    assert not archived(fake_server, dep_id)
+    assert fake_server.faults_injected == {"rate_limited": 1}
+    assert fake_server.applied["deployments.archive"] == 0
 
 
 @pytest.mark.parametrize(
@@ -65,16 +63,16 @@ async def test_rate_limited(
     [("json", "application/json"), ("html", "text/html"), ("empty", None)],
 )
 async def test_unavailable(
-    http: aiohttp.ClientSession,
-    server: FakeQoderServer,
+    fake_http: aiohttp.ClientSession,
+    fake_server: FakeQoderServer,
     dep_id: str,
     body: str,
     content_type: str | None,
 ) -> None:
     fault = Fault.unavailable(retry_after=1, body=body)  # type: ignore[arg-type]
-    server.faults.script("deployments.archive", [fault])
+    fake_server.faults.script("deployments.archive", [fault])
 
-    async with http.post(f"deployments/{dep_id}/archive") as response:
+    async with fake_http.post(f"deployments/{dep_id}/archive") as response:
         assert response.status == 503
         assert response.headers["Retry-After"] == "1"
         raw = await response.read()
@@ -87,203 +85,203 @@ async def test_unavailable(
         assert raw.startswith(b"<html>")
     else:
         assert raw == b""
-    assert not archived(server, dep_id)
+    assert not archived(fake_server, dep_id)
 
 
 async def test_server_error(
-    http: aiohttp.ClientSession, server: FakeQoderServer, dep_id: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, dep_id: str
 ) -> None:
-    server.faults.script("deployments.archive", [Fault.server_error()])
+    fake_server.faults.script("deployments.archive", [Fault.server_error()])
 
-    async with http.post(f"deployments/{dep_id}/archive") as response:
+    async with fake_http.post(f"deployments/{dep_id}/archive") as response:
         assert response.status == 500
         assert (await response.json())["error"]["type"] == "api_error"
 
-    assert not archived(server, dep_id)
+    assert not archived(fake_server, dep_id)
 
 
 async def test_reset_before_drops_the_connection_without_applying(
-    http: aiohttp.ClientSession, server: FakeQoderServer, dep_id: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, dep_id: str
 ) -> None:
-    server.faults.script("deployments.archive", [Fault.reset_before()])
+    fake_server.faults.script("deployments.archive", [Fault.reset_before()])
 
     with pytest.raises(RESET):
-        async with http.post(f"deployments/{dep_id}/archive") as response:
+        async with fake_http.post(f"deployments/{dep_id}/archive") as response:
             await response.read()
 
-    assert not archived(server, dep_id)
-    assert server.applied["deployments.archive"] == 0
-    assert server.faults_injected == {"reset_before": 1}
-    async with http.post(f"deployments/{dep_id}/archive") as response:  # the next call works
+    assert not archived(fake_server, dep_id)
+    assert fake_server.applied["deployments.archive"] == 0
+    assert fake_server.faults_injected == {"reset_before": 1}
+    async with fake_http.post(f"deployments/{dep_id}/archive") as response:  # the next call works
         assert response.status == 200
 
 
 async def test_reset_after_applies_then_loses_the_response(
-    http: aiohttp.ClientSession, server: FakeQoderServer, dep_id: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, dep_id: str
 ) -> None:
-    server.faults.script("deployments.archive", [Fault.reset_after()])
+    fake_server.faults.script("deployments.archive", [Fault.reset_after()])
     headers = {"Idempotency-Key": "archive-once"}
 
     with pytest.raises(RESET):
-        async with http.post(f"deployments/{dep_id}/archive", headers=headers) as response:
+        async with fake_http.post(f"deployments/{dep_id}/archive", headers=headers) as response:
             await response.read()
 
-    assert archived(server, dep_id)
-    assert server.archive_applications == {dep_id: 1}
+    assert archived(fake_server, dep_id)
+    assert fake_server.archive_applications == {dep_id: 1}
     # The retry with the same key gets the lost response; nothing is applied twice.
-    async with http.post(f"deployments/{dep_id}/archive", headers=headers) as response:
+    async with fake_http.post(f"deployments/{dep_id}/archive", headers=headers) as response:
         assert response.status == 200
         assert response.headers["Idempotent-Replayed"] == "true"
         assert (await response.json())["id"] == dep_id
-    assert server.archive_applications == {dep_id: 1}
+    assert fake_server.archive_applications == {dep_id: 1}
 
 
 async def test_resets_on_reads_are_seen_after_aiohttps_own_retry(
-    http: aiohttp.ClientSession, server: FakeQoderServer, dep_id: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, dep_id: str
 ) -> None:
     # aiohttp's ClientSession silently repeats an idempotent method (GET) once after a
     # dropped connection, so one reset is invisible to a raw session; two are not.
-    server.faults.script("deployments.get", [Fault.reset_before()] * 2)
+    fake_server.faults.script("deployments.get", [Fault.reset_before()] * 2)
 
     with pytest.raises(RESET):
-        async with http.get(f"deployments/{dep_id}") as response:
+        async with fake_http.get(f"deployments/{dep_id}") as response:
             await response.read()
 
-    assert server.request_counts["deployments.get"] == 2
+    assert fake_server.request_counts["deployments.get"] == 2
 
 
 async def test_latency_delays_a_normal_answer(
-    http: aiohttp.ClientSession, server: FakeQoderServer, dep_id: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, dep_id: str
 ) -> None:
-    server.faults.script("deployments.get", [Fault.latency(0.2)])
+    fake_server.faults.script("deployments.get", [Fault.latency(0.2)])
 
     started = time.monotonic()
-    async with http.get(f"deployments/{dep_id}") as response:
+    async with fake_http.get(f"deployments/{dep_id}") as response:
         assert response.status == 200
     assert time.monotonic() - started >= 0.2
-    assert server.faults_injected == {"latency": 1}
+    assert fake_server.faults_injected == {"latency": 1}
 
 
 async def test_global_latency_applies_to_every_request(dep_id: str) -> None:
-    async with FakeQoderServer(latency=0.05, faults=FaultPlan(latency=0.05)) as server:
-        headers = auth_headers(server)
+    async with FakeQoderServer(latency=0.05, faults=FaultPlan(latency=0.05)) as fake_server:
+        headers = auth_headers(fake_server)
         async with aiohttp.ClientSession(headers=headers) as session:
             started = time.monotonic()
             for _ in range(2):
-                async with session.get(server.url + "/deployments") as response:
+                async with session.get(fake_server.url + "/deployments") as response:
                     assert response.status == 200
             assert time.monotonic() - started >= 0.2
 
 
 async def test_truncated_json_applies_and_cuts_the_body(
-    http: aiohttp.ClientSession, server: FakeQoderServer, dep_id: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, dep_id: str
 ) -> None:
-    server.faults.script("deployments.archive", [Fault.truncated_json()])
+    fake_server.faults.script("deployments.archive", [Fault.truncated_json()])
 
-    async with http.post(f"deployments/{dep_id}/archive") as response:
+    async with fake_http.post(f"deployments/{dep_id}/archive") as response:
         assert response.status == 200
         assert response.content_type == "application/json"
         raw = await response.read()
 
     with pytest.raises(ValueError, match=r"Unterminated|Expecting"):
         json.loads(raw)
-    full = json.dumps(server.state.deployments[dep_id], separators=(",", ":")).encode()
+    full = json.dumps(fake_server.state.deployments[dep_id], separators=(",", ":")).encode()
     assert raw == full[: len(full) // 2]
-    assert archived(server, dep_id)
+    assert archived(fake_server, dep_id)
 
 
 async def test_non_json_is_a_200_html_page_and_applies_nothing(
-    http: aiohttp.ClientSession, server: FakeQoderServer, dep_id: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, dep_id: str
 ) -> None:
-    server.faults.script("deployments.archive", [Fault.non_json()])
+    fake_server.faults.script("deployments.archive", [Fault.non_json()])
 
-    async with http.post(f"deployments/{dep_id}/archive") as response:
+    async with fake_http.post(f"deployments/{dep_id}/archive") as response:
         assert response.status == 200
         assert response.content_type == "text/html"
         assert (await response.text()).startswith("<!DOCTYPE html>")
 
-    assert not archived(server, dep_id)
+    assert not archived(fake_server, dep_id)
 
 
 async def test_scripted_faults_hit_only_their_endpoint_in_order(
-    http: aiohttp.ClientSession, server: FakeQoderServer
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer
 ) -> None:
-    ids = server.seed_deployments(4)
-    server.faults.script("deployments.archive", [Fault.server_error(), Fault.rate_limited()])
+    ids = fake_server.seed_deployments(4)
+    fake_server.faults.script("deployments.archive", [Fault.server_error(), Fault.rate_limited()])
     statuses = []
     for dep_id in ids:
-        async with http.get(f"deployments/{dep_id}") as response:
+        async with fake_http.get(f"deployments/{dep_id}") as response:
             assert response.status == 200
-        async with http.post(f"deployments/{dep_id}/archive") as response:
+        async with fake_http.post(f"deployments/{dep_id}/archive") as response:
             statuses.append(response.status)
 
     assert statuses == [500, 429, 200, 200]
-    assert server.faults.pending() == 0
+    assert fake_server.faults.pending() == 0
 
 
 async def test_wildcard_script_hits_any_endpoint(
-    http: aiohttp.ClientSession, server: FakeQoderServer
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer
 ) -> None:
-    server.faults = FaultPlan(script={"*": [Fault.server_error()]})
+    fake_server.faults = FaultPlan(script={"*": [Fault.server_error()]})
 
-    async with http.get("deployment_runs") as response:
+    async with fake_http.get("deployment_runs") as response:
         assert response.status == 500
-    async with http.get("deployments") as response:
+    async with fake_http.get("deployments") as response:
         assert response.status == 200
 
 
-async def test_faults_come_after_authentication(server: FakeQoderServer) -> None:
-    server.faults.script("deployments.list", [Fault.server_error()])
+async def test_faults_come_after_authentication(fake_server: FakeQoderServer) -> None:
+    fake_server.faults.script("deployments.list", [Fault.server_error()])
     async with aiohttp.ClientSession() as session:
-        async with session.get(server.url + "/deployments") as response:
+        async with session.get(fake_server.url + "/deployments") as response:
             assert response.status == 401
-        assert server.faults.pending("deployments.list") == 1
-        headers = auth_headers(server)
-        async with session.get(server.url + "/deployments", headers=headers) as response:
+        assert fake_server.faults.pending("deployments.list") == 1
+        headers = auth_headers(fake_server)
+        async with session.get(fake_server.url + "/deployments", headers=headers) as response:
             assert response.status == 500
 
 
 async def test_plan_can_be_replaced_at_runtime(
-    http: aiohttp.ClientSession, server: FakeQoderServer
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer
 ) -> None:
-    server.faults = FaultPlan(seed=1, rate=1.0, kinds=["server_error"])
-    async with http.get("deployments") as response:
+    fake_server.faults = FaultPlan(seed=1, rate=1.0, kinds=["server_error"])
+    async with fake_http.get("deployments") as response:
         assert response.status == 500
-    server.faults = None
-    async with http.get("deployments") as response:
+    fake_server.faults = None
+    async with fake_http.get("deployments") as response:
         assert response.status == 200
 
 
 async def test_random_faults_only_on_selected_endpoints(
-    http: aiohttp.ClientSession, server: FakeQoderServer
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer
 ) -> None:
-    server.faults = FaultPlan(
+    fake_server.faults = FaultPlan(
         seed=3, rate=1.0, kinds=[Fault.rate_limited()], endpoints={"deployments.list"}
     )
-    async with http.get("deployments") as response:
+    async with fake_http.get("deployments") as response:
         assert response.status == 429
-    async with http.get("deployment_runs") as response:
+    async with fake_http.get("deployment_runs") as response:
         assert response.status == 200
 
 
 async def drive(seed: int) -> tuple[list[str], list[tuple[str, str]]]:
     """The outcomes a client sees for a fixed request sequence under a seeded plan."""
     plan = FaultPlan(seed=seed, rate=0.3)
-    async with FakeQoderServer(faults=plan, seed=seed) as server:
-        ids = server.seed_deployments(40)
-        headers = auth_headers(server)
+    async with FakeQoderServer(faults=plan, seed=seed) as fake_server:
+        ids = fake_server.seed_deployments(40)
+        headers = auth_headers(fake_server)
         connector = aiohttp.TCPConnector(force_close=True)
         outcomes = []
         async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
             for dep_id in ids:
                 try:
-                    async with session.post(f"{server.url}/deployments/{dep_id}/archive") as r:
+                    async with session.post(f"{fake_server.url}/deployments/{dep_id}/archive") as r:
                         await r.read()
                         outcomes.append(str(r.status))
                 except RESET:
                     outcomes.append("reset")
         history: list[tuple[str, str]] = [(name, fault.kind) for name, fault in plan.history]
-        assert sum(server.faults_injected.values()) == len(history)
+        assert sum(fake_server.faults_injected.values()) == len(history)
     return outcomes, history
 
 

@@ -13,29 +13,25 @@ from tests.fake_server_support import (
     NOW,
     Clock,
     call,
-    clock_fixture,  # noqa: F401 (pytest fixture)
     fixture,
-    http_fixture,  # noqa: F401 (pytest fixture)
-    server_fixture,  # noqa: F401 (pytest fixture)
-    server_options_fixture,  # noqa: F401 (pytest fixture)
     shape,
 )
 
 UNKNOWN = "dep_0123456789abcdef0123456789abcdef"
 
 
-def make(server: FakeQoderServer, state: str) -> str:
+def make(fake_server: FakeQoderServer, state: str) -> str:
     """A deployment in the logical ``state`` (``archived_paused``: archived after a pause)."""
     if state == "unknown":
         return UNKNOWN
     schedule = {"type": "cron", "expression": "30 9 * * 1-5", "timezone": "Asia/Shanghai"}
-    (dep_id,) = server.seed_deployments(
+    (dep_id,) = fake_server.seed_deployments(
         1,
         status="paused" if state in ("paused", "archived_paused") else "active",
         archived=state.startswith("archived"),
         schedule=schedule,
     )
-    server.reset_counters()
+    fake_server.reset_counters()
     return dep_id
 
 
@@ -45,12 +41,14 @@ def logical(deployment: dict[str, Any]) -> str:
     return str(deployment["status"])
 
 
-async def act(http: aiohttp.ClientSession, action: str, dep_id: str) -> tuple[int, Any]:
+async def act(fake_http: aiohttp.ClientSession, action: str, dep_id: str) -> tuple[int, Any]:
     if action == "get":
-        return await call(http, "GET", f"deployments/{dep_id}")
+        return await call(fake_http, "GET", f"deployments/{dep_id}")
     if action == "update":
-        return await call(http, "POST", f"deployments/{dep_id}", json={"description": "changed"})
-    return await call(http, "POST", f"deployments/{dep_id}/{action}")
+        return await call(
+            fake_http, "POST", f"deployments/{dep_id}", json={"description": "changed"}
+        )
+    return await call(fake_http, "POST", f"deployments/{dep_id}/{action}")
 
 
 # (state, action) -> (status, logical state afterwards)
@@ -84,13 +82,13 @@ WRITES = {"pause", "unpause", "archive", "run", "update"}
 
 @pytest.mark.parametrize(("state", "action"), sorted(TABLE))
 async def test_lifecycle_cell(
-    http: aiohttp.ClientSession, server: FakeQoderServer, state: str, action: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, state: str, action: str
 ) -> None:
-    dep_id = make(server, state)
-    before = json.loads(json.dumps(server.state.deployments.get(dep_id)))
+    dep_id = make(fake_server, state)
+    before = json.loads(json.dumps(fake_server.state.deployments.get(dep_id)))
     expected_status, expected_state = TABLE[(state, action)]
 
-    status, body = await act(http, action, dep_id)
+    status, body = await act(fake_http, action, dep_id)
 
     assert status == expected_status
     endpoint = "deployments." + action
@@ -99,19 +97,19 @@ async def test_lifecycle_cell(
             assert body["type"] == "deployment_run"
             assert body["deployment_id"] == dep_id
         else:
-            assert body == server.state.deployments[dep_id]
-        assert server.applied[endpoint] == (1 if action in WRITES else 0)
+            assert body == fake_server.state.deployments[dep_id]
+        assert fake_server.applied[endpoint] == (1 if action in WRITES else 0)
     else:
         error_type = {404: "not_found_error", 409: "conflict_error"}[status]
         assert body["type"] == "error"
         assert body["error"]["type"] == error_type
-        assert server.applied[endpoint] == 0
+        assert fake_server.applied[endpoint] == 0
         # A rejected action changes nothing.
-        assert server.state.deployments.get(dep_id) == before
+        assert fake_server.state.deployments.get(dep_id) == before
     if state != "unknown":
-        assert logical(server.state.deployments[dep_id]) == expected_state
+        assert logical(fake_server.state.deployments[dep_id]) == expected_state
     if action == "run" and status != 200:
-        assert server.state.runs == {}
+        assert fake_server.state.runs == {}
 
 
 @pytest.mark.parametrize(
@@ -129,24 +127,28 @@ async def test_lifecycle_cell(
     ],
 )
 async def test_default_list_visibility(
-    http: aiohttp.ClientSession, server: FakeQoderServer, state: str, query: str, listed: bool
+    fake_http: aiohttp.ClientSession,
+    fake_server: FakeQoderServer,
+    state: str,
+    query: str,
+    listed: bool,
 ) -> None:
-    dep_id = make(server, state)
+    dep_id = make(fake_server, state)
 
-    async with http.get("deployments" + query) as response:
+    async with fake_http.get("deployments" + query) as response:
         page = await response.json()
 
     assert [item["id"] for item in page["data"]] == ([dep_id] if listed else [])
 
 
 async def test_pause_sets_manual_reason_and_keeps_upcoming_runs(
-    http: aiohttp.ClientSession, server: FakeQoderServer, clock: Clock
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, fake_clock: Clock
 ) -> None:
-    dep_id = make(server, "active")
-    upcoming = server.state.deployments[dep_id]["schedule"]["upcoming_runs_at"]
-    clock.now += 21
+    dep_id = make(fake_server, "active")
+    upcoming = fake_server.state.deployments[dep_id]["schedule"]["upcoming_runs_at"]
+    fake_clock.now += 21
 
-    status, paused = await act(http, "pause", dep_id)
+    status, paused = await act(fake_http, "pause", dep_id)
 
     assert status == 200
     assert paused["status"] == "paused"
@@ -157,12 +159,12 @@ async def test_pause_sets_manual_reason_and_keeps_upcoming_runs(
 
 
 async def test_unpause_recomputes_upcoming_runs_from_now(
-    http: aiohttp.ClientSession, server: FakeQoderServer, clock: Clock
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, fake_clock: Clock
 ) -> None:
-    dep_id = make(server, "paused")
-    clock.now += 3 * 86400  # Wednesday 2026-06-17 08:58Z: 01:30Z has passed
+    dep_id = make(fake_server, "paused")
+    fake_clock.now += 3 * 86400  # Wednesday 2026-06-17 08:58Z: 01:30Z has passed
 
-    status, active = await act(http, "unpause", dep_id)
+    status, active = await act(fake_http, "unpause", dep_id)
 
     assert status == 200
     assert (active["status"], active["paused_reason"]) == ("active", None)
@@ -178,16 +180,16 @@ async def test_unpause_recomputes_upcoming_runs_from_now(
 
 @pytest.mark.parametrize("state", ["active", "paused"])
 async def test_archive_renames_empties_schedule_and_keeps_status(
-    http: aiohttp.ClientSession, server: FakeQoderServer, clock: Clock, state: str
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, fake_clock: Clock, state: str
 ) -> None:
-    dep_id = make(server, state)
-    original = server.state.deployments[dep_id]["name"]
-    next_trigger = server.state.deployments[dep_id]["metadata"]["cas_config"]["stats"][
+    dep_id = make(fake_server, state)
+    original = fake_server.state.deployments[dep_id]["name"]
+    next_trigger = fake_server.state.deployments[dep_id]["metadata"]["cas_config"]["stats"][
         "next_trigger_at"
     ]
-    clock.now += 41
+    fake_clock.now += 41
 
-    status, archived = await act(http, "archive", dep_id)
+    status, archived = await act(fake_http, "archive", dep_id)
 
     assert status == 200
     assert archived["name"] == f"{original}_archived_{int(NOW) + 41}"
@@ -197,22 +199,22 @@ async def test_archive_renames_empties_schedule_and_keeps_status(
     assert archived["status"] == state
     # The API leaves the stale next trigger in place.
     assert archived["metadata"]["cas_config"]["stats"]["next_trigger_at"] == next_trigger
-    assert server.archive_applications == {dep_id: 1}
-    status, again = await act(http, "get", dep_id)
+    assert fake_server.archive_applications == {dep_id: 1}
+    status, again = await act(fake_http, "get", dep_id)
     assert (status, again) == (200, archived)
 
 
 async def test_run_archive_sequence_matches_the_fixture_shapes(
-    http: aiohttp.ClientSession, server: FakeQoderServer, clock: Clock
+    fake_http: aiohttp.ClientSession, fake_server: FakeQoderServer, fake_clock: Clock
 ) -> None:
-    dep_id = make(server, "active")
-    clock.now += 16
-    status, run = await act(http, "run", dep_id)
+    dep_id = make(fake_server, "active")
+    fake_clock.now += 16
+    status, run = await act(fake_http, "run", dep_id)
     assert status == 200
-    clock.now += 5
-    _, paused = await act(http, "pause", dep_id)
-    clock.now += 20
-    _, archived = await act(http, "archive", dep_id)
+    fake_clock.now += 5
+    _, paused = await act(fake_http, "pause", dep_id)
+    fake_clock.now += 20
+    _, archived = await act(fake_http, "archive", dep_id)
 
     assert shape(run) == shape(fixture("deployment_run_running.json"))
     assert shape(paused) == shape(fixture("deployment_paused.json"))

@@ -100,3 +100,29 @@ def test_first_unstructure_calls_racing_in_threads_all_see_the_full_converter() 
         "'schedule': {'expression': '0 9 * * *', 'timezone': 'UTC', 'type': 'cron'}, "
         "'event': {'type': 'user.message', 'content': [{'type': 'text', 'text': 'hi'}]}}"
     )
+
+
+def test_the_testing_package_imports_its_server_on_first_use() -> None:
+    out = run_fresh(
+        """
+        import sys
+        import qoder_async.testing as testing
+        server_side = ["aiohttp.web", "qoder_async.testing.server"]
+        print([name for name in server_side if name in sys.modules])
+        from qoder_async.testing import FakeQoderServer, FaultPlan
+        print(FakeQoderServer.__module__, FaultPlan.__module__)
+        print([name for name in server_side if name in sys.modules] == server_side)
+        print(sorted(set(testing.__all__) - set(dir(testing))))
+        try:
+            testing.NoSuchThing
+        except AttributeError as exc:
+            print(exc)
+        """
+    )
+    assert out.splitlines() == [
+        "[]",
+        "qoder_async.testing.server qoder_async.testing.faults",
+        "True",
+        "[]",
+        "module 'qoder_async.testing' has no attribute 'NoSuchThing'",
+    ]

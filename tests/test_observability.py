@@ -6,7 +6,6 @@ import asyncio
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,20 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://api.example/api/v1/cloud"
 DEP = "dep_019ec556114c78f8b60ee34fcb98bf59"
 FIXTURE = (Path(__file__).parent / "fixtures" / "deployment.json").read_bytes()
-
-
-@pytest.fixture
-def sdk_logger() -> Iterator[logging.Logger]:
-    """The ``qoder_async`` logger emptied for the test and restored after it."""
-    logger = logging.getLogger("qoder_async")
-    saved_handlers, saved_level = logger.handlers[:], logger.level
-    logger.handlers.clear()
-    logger.setLevel(logging.NOTSET)
-    try:
-        yield logger
-    finally:
-        logger.handlers[:] = saved_handlers
-        logger.setLevel(saved_level)
 
 
 async def no_sleep(seconds: float) -> None:
@@ -191,16 +176,14 @@ async def test_metrics_middleware_records_every_attempt() -> None:
         records.append(record)
         stats(record)
 
-    transport = scripted(503, 429)
     async with QoderClient(
         "pt-x",
         base_url=BASE,
-        transport=transport,
+        transport=scripted(503, 429, 200, 404),
         sleep=no_sleep,
         per_attempt_middleware=[metrics_middleware(sink)],
     ) as client:
         await client.deployments.get(DEP)
-        transport._handler = lambda r: MockTransport.respond(r, 404, json_body={})
         with pytest.raises(NotFoundError):
             await client.deployments.get(DEP)
     route = "/api/v1/cloud/deployments/{deployment_id}"
@@ -210,7 +193,7 @@ async def test_metrics_middleware_records_every_attempt() -> None:
         ("GET", route, 200, None),
         ("GET", route, 404, "NotFoundError"),
     ]
-    assert [r.request_id for r in records[:3]] == ["req_1", "req_0", "req_0"]
+    assert [r.request_id for r in records] == ["req_3", "req_2", "req_1", "req_0"]
     assert all(r.elapsed >= 0 for r in records)
     assert stats.attempts == 4
     assert [(row["outcome"], row["count"]) for row in stats.rows()] == [
@@ -240,9 +223,11 @@ async def test_a_failing_sink_is_logged_and_the_call_goes_on(
 
 async def test_a_cancelled_attempt_is_recorded_and_still_cancels() -> None:
     records: list[AttemptRecord] = []
+    attempt_started = asyncio.Event()
 
     async def slow(request: Request) -> Response:
-        await asyncio.sleep(10)
+        attempt_started.set()
+        await asyncio.sleep(10)  # cancelled long before this ends
         raise AssertionError("not reached")
 
     async with QoderClient(
@@ -253,7 +238,7 @@ async def test_a_cancelled_attempt_is_recorded_and_still_cancels() -> None:
         retry=RetryPolicy(max_attempts=1),
     ) as client:
         task = asyncio.create_task(client.deployments.get(DEP))
-        await asyncio.sleep(0.01)
+        await asyncio.wait_for(attempt_started.wait(), timeout=10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -23,7 +23,7 @@ import os
 import pickle
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,19 +97,6 @@ class Evidence:
 
     def leaks(self) -> list[str]:
         return [label for label, text in self.texts for secret in SECRETS if secret in text]
-
-
-@pytest.fixture
-def sdk_logger() -> Iterator[logging.Logger]:
-    """The ``qoder_async`` logger with no handler (so QODER_LOG acts), restored after."""
-    logger = logging.getLogger("qoder_async")
-    saved_handlers, saved_level = logger.handlers[:], logger.level
-    logger.handlers.clear()
-    try:
-        yield logger
-    finally:
-        logger.handlers[:] = saved_handlers
-        logger.setLevel(saved_level)
 
 
 async def run_cli(server: FakeQoderServer, token: str, *args: str) -> str:
@@ -199,8 +186,10 @@ async def the_session(server: FakeQoderServer, evidence: Evidence) -> None:
         quick = client.with_options(timeout=0.05, retry=1)
         await evidence.expect("timeout", APITimeoutError, lambda: quick.deployments.get(seeded))
         server.faults = FaultPlan(script={"deployments.get": [Fault.latency(2.0)]})
+        gets = server.request_count("deployments.get")
         task = asyncio.create_task(client.deployments.get(seeded))
-        await asyncio.sleep(0.05)
+        # Cancelled once the server holds the request, so the call really is in flight.
+        await server.wait_until(lambda: server.request_count("deployments.get") > gets)
         task.cancel()
         await evidence.expect("cancelled", asyncio.CancelledError, lambda: task)
         server.faults = None

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -28,8 +27,9 @@ from qoder_async.testing._responses import (
     reset_connection,
 )
 from qoder_async.testing.faults import FaultPlan
+from qoder_async.testing.inspection import ServerInspection
 from qoder_async.testing.queries import parse_deployment_query, parse_run_query
-from qoder_async.testing.state import DEFAULT_SEED_SCHEDULE, FakeState
+from qoder_async.testing.state import FakeState
 from qoder_async.testing.validation import parse_json_body
 
 __all__ = ["DEFAULT_BASE_PATH", "DEFAULT_TOKEN", "ENDPOINTS", "FakeQoderServer", "serve_forever"]
@@ -62,11 +62,15 @@ Op = Callable[[web.Request, Any], dict[str, Any]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeQoderServer:
+class FakeQoderServer(ServerInspection):
     """A faithful in-process Qoder Deployments API on loopback.
 
     >>> async with FakeQoderServer() as server:      # doctest: +SKIP
     ...     server.url, server.token
+
+    What a test reads and sets without HTTP (typed views of deployments and runs,
+    request/applied/fault counters per endpoint and deployment, seeding, waiting for a
+    condition) comes from :class:`~qoder_async.testing.inspection.ServerInspection`.
 
     Args:
         host, port: where to listen (default 127.0.0.1 on a free port).
@@ -76,6 +80,21 @@ class FakeQoderServer:
         latency: seconds added to every request.
         clock: POSIX seconds now, for deterministic timestamps and idempotency expiry.
         seed: makes generated ids reproducible.
+
+    Attributes:
+        url: Base URL of the API once started (``http://127.0.0.1:<port>/api/v1/cloud``).
+        token: The first accepted token: give it to the client.
+        tokens: Every accepted token.
+        faults: The active :class:`FaultPlan`; assign a new one (or None) at any time.
+        latency: Seconds added to every request; may be changed at any time.
+        state: The in-memory store (:class:`FakeState`) with the raw wire dicts; read
+            it through ``deployment()`` / ``deployment_run()`` for typed snapshots.
+        request_counts: Requests per endpoint name (every request, rejected, faulted
+            and replayed ones included); ``request_count()`` also filters by id.
+        applied: Changes applied per endpoint name; ``applied_count()`` also filters
+            by id.
+        archive_applications: Deployment id -> archives applied to it.
+        faults_injected: Injected faults per kind; ``injected_faults()`` lists them.
     """
 
     def __init__(
@@ -100,16 +119,9 @@ class FakeQoderServer:
         self.token: str = accepted[0]
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.latency = latency
-        #: The in-memory store: ``state.deployments`` and ``state.runs`` dicts.
+        #: The in-memory store: ``state.deployments`` and ``state.runs`` wire dicts.
         self.state = FakeState(clock=clock, seed=seed)
-        #: Requests per endpoint name (every request, including rejected and faulted ones).
-        self.request_counts: Counter[str] = Counter()
-        #: State changes actually applied per endpoint name (no replays, no errors).
-        self.applied: Counter[str] = Counter()
-        #: Deployment id -> number of times an archive was applied to it.
-        self.archive_applications: Counter[str] = Counter()
-        #: Injected faults per kind.
-        self.faults_injected: Counter[str] = Counter()
+        self._init_inspection()
         self._faults = faults if faults is not None else FaultPlan()
         self._idempotency = IdempotencyStore(IDEMPOTENCY_TTL)
         self._request_ids = random.Random()
@@ -180,36 +192,6 @@ class FakeQoderServer:
     @faults.setter
     def faults(self, plan: FaultPlan | None) -> None:
         self._faults = plan if plan is not None else FaultPlan()
-
-    def seed_deployments(
-        self,
-        n: int,
-        *,
-        agent_id: str | None = None,
-        status: str = "active",
-        archived: bool = False,
-        schedule: Mapping[str, str] | None = DEFAULT_SEED_SCHEDULE,
-        name_prefix: str = "seeded-deployment",
-    ) -> list[str]:
-        """Create ``n`` deployments directly in state (no HTTP, not counted); oldest first."""
-        return self.state.seed(
-            n,
-            agent_id=agent_id,
-            status=status,
-            archived=archived,
-            schedule=schedule,
-            name_prefix=name_prefix,
-        )
-
-    def reset_counters(self) -> None:
-        """Zero ``request_counts``, ``applied``, ``archive_applications``, ``faults_injected``."""
-        for counter in (
-            self.request_counts,
-            self.applied,
-            self.archive_applications,
-            self.faults_injected,
-        ):
-            counter.clear()
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -296,7 +278,7 @@ class FakeQoderServer:
         return self._respond(401, error_body(401, "authentication_error", message))
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
-        self.request_counts["unknown"] += 1
+        self._record_request("unknown", None)
         token = self._authenticate(request)
         if isinstance(token, web.Response):
             return token
@@ -306,7 +288,7 @@ class FakeQoderServer:
     async def _handle(
         self, request: web.Request, name: str, op: Op, write: bool
     ) -> web.StreamResponse:
-        self.request_counts[name] += 1
+        self._record_request(name, request.match_info.get("deployment_id"))
         token = self._authenticate(request)
         if isinstance(token, web.Response):
             return token
@@ -314,7 +296,7 @@ class FakeQoderServer:
         fault = plan.next_fault(name)
         delay = self.latency + plan.latency
         if fault is not None:
-            self.faults_injected[fault.kind] += 1
+            self._record_fault(name, fault.kind, request.match_info.get("deployment_id"))
             delay += fault.seconds
         if delay > 0:
             await asyncio.sleep(delay)
@@ -367,9 +349,8 @@ class FakeQoderServer:
         except ApiError as exc:
             return exc.status, dumps(exc.envelope())
         if request.method == "POST":
-            self.applied[name] += 1
-            if name == "deployments.archive":
-                self.archive_applications[_id(request)] += 1
+            created = name == "deployments.create"
+            self._record_applied(name, payload["id"] if created else _id(request))
         return 200, dumps(payload)
 
 
