@@ -145,7 +145,7 @@ class QoderClient:
         slots.extend(self._per_attempt)
         slots.append(decode_errors)
         self._handler: Handler = build_chain(slots, self._transport.send)
-        ctx = ResourceContext(config.base_url, self._handler)
+        ctx = self._ctx = ResourceContext(config.base_url, self._handler, self._derive_context)
         self.deployments = DeploymentsAPI(ctx)
         """Deployments: create, get, update, pause, unpause, archive, run, list, bulk."""
         self.deployment_runs = DeploymentRunsAPI(ctx)
@@ -177,10 +177,13 @@ class QoderClient:
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         headers: Mapping[str, str] | None = None,
+        per_attempt_middleware: Sequence[Middleware] = (),
     ) -> QoderClient:
         """A client sharing this one's connections, with other timeouts, retries or headers.
 
-        The copy does not own the connections: close the original, not the copy.
+        ``per_attempt_middleware`` runs on every attempt after this client's own
+        per-attempt middleware. The copy does not own the connections: close the
+        original, not the copy.
         """
         clone = object.__new__(QoderClient)
         clone._config = _merge_config(self._config, timeout=timeout, retry=retry, headers=headers)
@@ -188,11 +191,24 @@ class QoderClient:
         clone._transport = self._transport
         clone._owns_transport = False
         clone._middleware = self._middleware
-        clone._per_attempt = self._per_attempt
+        clone._per_attempt = (*self._per_attempt, *per_attempt_middleware)
         clone._sleep = self._sleep
         clone._closed = False
         clone._build()
         return clone
+
+    def _derive_context(
+        self,
+        *,
+        retry: RetryPolicy | int | None,
+        timeout: Timeouts | float | None,
+        per_attempt_middleware: Sequence[Middleware],
+    ) -> ResourceContext:
+        # What a resource's own ``with_options`` builds on: the context of a derived client.
+        derived = self.with_options(
+            retry=retry, timeout=timeout, per_attempt_middleware=per_attempt_middleware
+        )
+        return derived._ctx
 
     async def aclose(self) -> None:
         """Close the connections this client opened. Safe to call more than once."""

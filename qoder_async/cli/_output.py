@@ -250,6 +250,8 @@ def bulk_summary_rows(
     ]
     if counts[Outcome.INTERRUPTED]:
         rows.append(("interrupted", format_count(counts[Outcome.INTERRUPTED]), "(state unknown)"))
+    if counts[Outcome.NOT_ATTEMPTED]:
+        rows.append(("not attempted", format_count(counts[Outcome.NOT_ATTEMPTED]), "(job stopped)"))
     rows += list(extra)
     duplicates = report.duplicates if duplicates is None else duplicates
     rows += [
@@ -257,10 +259,10 @@ def bulk_summary_rows(
         (
             "attempts",
             format_count(report.attempts),
-            f"({format_count(derived['extra_attempts'])} retries or state checks)",
+            f"({format_count(derived['extra_attempts'])} retr"
+            f"{'y or state check' if derived['extra_attempts'] == 1 else 'ies or state checks'})",
         ),
         ("throttled", format_count(report.throttled), "(429 / 503 / connection reset)"),
-        ("lowest concurrency", format_count(report.min_concurrency), ""),
         ("elapsed", f"{report.elapsed:.2f}", "s"),
         ("throughput", f"{derived['throughput_per_s']:,.0f}", "ids/s"),
         (

@@ -46,6 +46,7 @@ from qoder_async.contrib._results import (
     start_bulk,
     throttle_wait,
 )
+from qoder_async.errors import QoderError
 
 __all__ = ["TASK_NAME", "chunked", "merge_results", "register_bulk_task", "run_chunk"]
 
@@ -119,11 +120,17 @@ async def _run_chunk(
 ) -> dict[str, Any]:
     async with QoderClient(token, base_url=base_url) as client:
         job = start_bulk(client, action, ids, concurrency=concurrency, rate_limit=rate_limit)
-        report = await job
+        try:
+            await job
+        except QoderError as exc:
+            # Stopped early: a host that never answered is worth another try later
+            # (its ids end not_attempted and count as retryable); a 401/403 is not.
+            if exc is not job.report.stopped or not is_throttle(exc):
+                raise
+        report = job.report
     outcomes = list(report.outcomes.values())
-    retryable = [
-        item for item in outcomes if item.outcome is Outcome.FAILED and is_throttle(item.error)
-    ]
+    again = (Outcome.FAILED, Outcome.NOT_ATTEMPTED)
+    retryable = [item for item in outcomes if item.outcome in again and is_throttle(item.error)]
     return chunk_result(
         action,
         (item.as_dict() for item in outcomes),
