@@ -77,8 +77,8 @@ class Breaker:
             return None
         host = _origin(error.request)
         return APIConnectionError(
-            f"stopped: {self.failures} connection attempts to {host} failed and it never "
-            f"answered (last: {error.message})",
+            f"{self.failures} connection attempts to {host} failed and it never answered; "
+            f"the bulk job stopped (last: {error.message})",
             maybe_sent=False,
         )
 
