@@ -26,6 +26,8 @@ from qoder_async import (
 from qoder_async._messages import Request, Response
 from qoder_async.bulk import ARCHIVE, BulkJob, ItemOutcome, Outcome
 from qoder_async.middleware import Handler
+from qoder_async.testing import FakeQoderServer
+from qoder_async.testing.faults import FaultPlan
 from qoder_async.transport import MockTransport
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -569,3 +571,28 @@ async def test_an_outcome_holds_well_under_a_kibibyte_per_id() -> None:
     assert "no deployment" in str(item.error)
     print(f"{held / len(ids):.0f} bytes per id")
     assert held / len(ids) <= 1024, f"{held / len(ids):.0f} bytes per id"
+
+
+# -- against the fake server ------------------------------------------------------------
+
+
+async def test_every_id_is_applied_exactly_once_under_faults() -> None:
+    async with FakeQoderServer(seed=7) as server:
+        live = server.seed_deployments(150)
+        paused = server.seed_deployments(20, status="paused")
+        old = server.seed_deployments(10, archived=True)
+        unknown = [dep_id(0xFFFF0000 + n) for n in range(5)]
+        server.faults = FaultPlan(seed=11, rate=0.2, endpoints={"deployments.archive"})
+        async with QoderClient(server.token, base_url=server.url, retry=FAST) as client:
+            report = await client.deployments.bulk_archive(
+                [*live, *paused, *old, *unknown, *live[:10]], concurrency=16, retry=FAST
+            )
+        assert sum(server.faults_injected.values()) > 0
+    assert report.counts == {
+        Outcome.ARCHIVED: 170,
+        Outcome.ALREADY_ARCHIVED: 10,
+        Outcome.NOT_FOUND: 5,
+    }
+    assert report.duplicates == 10
+    assert server.archive_applications == Counter(dict.fromkeys([*live, *paused], 1))
+    assert report.attempts > 185  # the faults cost retries, never a second application

@@ -36,7 +36,7 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from qoder_async.bulk import Outcome
+from qoder_async.bulk import ItemOutcome, Outcome
 from qoder_async.client import QoderClient
 from qoder_async.contrib._results import (
     check_action,
@@ -81,10 +81,13 @@ def run_chunk(
 
     Opens a new event loop and a new ``QoderClient`` (token from ``QODER_PAT`` and URL
     from ``QODER_BASE_URL`` unless given) and closes both before returning. The result
-    also says how many ids failed because of throttling (``retryable``) and how long
-    the API asked to wait (``retry_after``), for the caller's retry decision.
+    also says how many ids are worth running again (``retryable``: throttled, cut off
+    by a stop, or never attempted because the host never answered) and how long the
+    API asked to wait (``retry_after``), for the caller's retry decision.
 
     Raises:
+        AuthenticationError, PermissionDeniedError: The token was refused (the chunk
+            stopped at once; running it again cannot help).
         RuntimeError: Called from a thread that is already running an event loop (an
             async caller should ``await`` the SDK directly instead).
     """
@@ -129,8 +132,7 @@ async def _run_chunk(
                 raise
         report = job.report
     outcomes = list(report.outcomes.values())
-    again = (Outcome.FAILED, Outcome.NOT_ATTEMPTED)
-    retryable = [item for item in outcomes if item.outcome in again and is_throttle(item.error)]
+    retryable = [item for item in outcomes if _worth_retrying(item)]
     return chunk_result(
         action,
         (item.as_dict() for item in outcomes),
@@ -138,6 +140,14 @@ async def _run_chunk(
         retryable=len(retryable),
         retry_after=throttle_wait(outcomes),
     )
+
+
+def _worth_retrying(item: ItemOutcome) -> bool:
+    # Interrupted: cut off when the job stopped early, its state unknown but safe to redo.
+    if item.outcome is Outcome.INTERRUPTED:
+        return True
+    failed = item.outcome is Outcome.FAILED or item.outcome is Outcome.NOT_ATTEMPTED
+    return failed and is_throttle(item.error)
 
 
 def register_bulk_task(
