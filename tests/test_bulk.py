@@ -9,9 +9,9 @@ import json
 import re
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -34,6 +34,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://api.example/api/v1/cloud"
 TEMPLATE = json.loads((FIXTURES / "deployment.json").read_text())
 ACTION = re.compile(r"/deployments/(dep_[0-9a-z]+)(?:/(archive|pause|unpause))?$")
+T = TypeVar("T")
 FAST = RetryPolicy(max_attempts=6, initial_backoff=0.001, max_backoff=0.002, jitter=False)
 
 
@@ -104,6 +105,11 @@ class MiniApi:
         return MockTransport.respond(request, json_body=self.body(i))
 
 
+async def bounded(job: Awaitable[T], seconds: float = 60.0) -> T:
+    """``await job``, but never for more than ``seconds``: a hung job fails its test."""
+    return await asyncio.wait_for(job, seconds)
+
+
 def client_for(api: Callable[[Request], Any], **options: Any) -> QoderClient:
     async def no_sleep(seconds: float) -> None:
         await asyncio.sleep(0)
@@ -117,7 +123,7 @@ async def test_mixed_ids_each_get_exactly_one_honest_outcome() -> None:
     api = MiniApi(ids, archived=set(ids[:10]), paused=set(ids[10:20]))
     unknown = [dep_id(1000 + n) for n in range(5)]
     async with client_for(api) as client:
-        report = await client.deployments.bulk_archive(ids + unknown, concurrency=8)
+        report = await bounded(client.deployments.bulk_archive(ids + unknown, concurrency=8))
     assert report.counts == {
         Outcome.ARCHIVED: 30,
         Outcome.ALREADY_ARCHIVED: 10,
@@ -135,7 +141,7 @@ async def test_duplicates_are_archived_once() -> None:
     ids = [dep_id(n) for n in range(10)]
     api = MiniApi(ids)
     async with client_for(api) as client:
-        report = await client.deployments.bulk_archive(ids * 3, concurrency=4)
+        report = await bounded(client.deployments.bulk_archive(ids * 3, concurrency=4))
     assert report.duplicates == 20
     assert report.counts == {Outcome.ARCHIVED: 10}
     assert api.applied == Counter(dict.fromkeys(ids, 1))
@@ -160,7 +166,7 @@ async def test_concurrency_is_bounded() -> None:
     api = MiniApi(ids)
     api.delay = 0.005
     async with client_for(api) as client:
-        report = await client.deployments.bulk_archive(ids, concurrency=7)
+        report = await bounded(client.deployments.bulk_archive(ids, concurrency=7))
     assert report.ok
     assert api.max_in_flight == 7
 
@@ -184,7 +190,7 @@ async def test_async_source_is_consumed_lazily() -> None:
 
     async with client_for(api) as client:
         job = client.deployments.bulk_archive(source(), concurrency=5, on_outcome=watch)
-        report = await job
+        report = await bounded(job)
     assert report.counts == {Outcome.ARCHIVED: 200}
     # Never more than the in-flight calls (plus the one being handed over) ahead.
     assert max_ahead <= 6
@@ -203,7 +209,7 @@ async def test_transient_faults_are_retried_with_one_key_and_applied_once() -> N
         return await api(request)
 
     async with client_for(recording) as client:
-        report = await client.deployments.bulk_archive(ids, concurrency=4, retry=FAST)
+        report = await bounded(client.deployments.bulk_archive(ids, concurrency=4, retry=FAST))
     assert report.counts == {Outcome.ARCHIVED: 20}
     assert report.attempts == 25
     assert report.throttled >= 4
@@ -226,7 +232,7 @@ async def test_lost_response_after_apply_settles_as_archived() -> None:
         return response
 
     async with client_for(lose_first_response) as client:
-        report = await client.deployments.bulk_archive(ids, retry=FAST)
+        report = await bounded(client.deployments.bulk_archive(ids, retry=FAST))
     # Without replay support the retry gets 409; the bulk layer reads the deployment
     # and reports the id done, not failed - and the change was applied exactly once.
     assert report.outcomes[ids[0]].ok
@@ -238,7 +244,7 @@ async def test_failure_after_retries_is_reported_with_its_error() -> None:
     api = MiniApi(ids)
     api.fail_next = [400]
     async with client_for(api) as client:
-        report = await client.deployments.bulk_archive(ids, concurrency=1)
+        report = await bounded(client.deployments.bulk_archive(ids, concurrency=1))
     failed = report.failed
     assert [f.outcome for f in failed] == [Outcome.FAILED]
     assert "400" in str(failed[0].error)
@@ -284,7 +290,8 @@ async def test_outcomes_stream_as_they_complete() -> None:
     ids = [dep_id(n) for n in range(30)]
     api = MiniApi(ids)
     async with client_for(api) as client:
-        streamed = [o.id async for o in client.deployments.bulk_archive(ids, concurrency=3)]
+        async with asyncio.timeout(60):
+            streamed = [o.id async for o in client.deployments.bulk_archive(ids, concurrency=3)]
     assert sorted(streamed) == sorted(ids)
 
 
@@ -294,7 +301,7 @@ async def test_breaking_out_of_the_stream_cancels_the_rest() -> None:
     api.delay = 0.005
     async with client_for(api) as client:
         job = client.deployments.bulk_archive(ids, concurrency=2)
-        async with contextlib.aclosing(aiter(job)) as stream:
+        async with asyncio.timeout(60), contextlib.aclosing(aiter(job)) as stream:
             async for _ in stream:
                 break
     assert job.report.cancelled
@@ -321,7 +328,7 @@ async def test_rate_limit_paces_launches_at_a_fixed_interval() -> None:
             clock=lambda: now[0],
             sleep=fake_sleep,
         )
-        report = await job
+        report = await bounded(job)
     assert report.ok
     assert waits == pytest.approx([0.01] * 10)  # 11 launches, 10 gaps of 10 ms
 
@@ -330,7 +337,7 @@ async def test_bulk_pause_outcomes() -> None:
     ids = [dep_id(n) for n in range(6)]
     api = MiniApi(ids, paused={ids[0]}, archived={ids[1]})
     async with client_for(api) as client:
-        report = await client.deployments.bulk_pause(ids)
+        report = await bounded(client.deployments.bulk_pause(ids))
     assert report.outcomes[ids[0]].outcome == Outcome.ALREADY_PAUSED
     assert report.outcomes[ids[1]].outcome == Outcome.FAILED
     assert report.counts[Outcome.PAUSED] == 4
@@ -345,7 +352,7 @@ async def test_callback_error_surfaces_after_work_settles() -> None:
 
     async with client_for(api) as client:
         with pytest.raises(RuntimeError, match="progress bar broke"):
-            await client.deployments.bulk_archive(ids, on_outcome=boom)
+            await bounded(client.deployments.bulk_archive(ids, on_outcome=boom))
 
 
 async def test_bad_id_in_a_stream_fails_alone() -> None:
@@ -359,7 +366,7 @@ async def test_bad_id_in_a_stream_fails_alone() -> None:
         yield ids[2]
 
     async with client_for(api) as client:
-        report = await client.deployments.bulk_archive(source())
+        report = await bounded(client.deployments.bulk_archive(source()))
     assert report.counts == {Outcome.ARCHIVED: 3, Outcome.FAILED: 1}
     failed = report.outcomes["dep_../../oops"]
     assert isinstance(failed.error, QoderError)
@@ -391,7 +398,7 @@ async def test_a_refused_token_stops_the_job_at_once(
     async with client_for(refuse, transport=transport) as client:
         job = client.deployments.bulk_archive(ids, concurrency=4, on_outcome=seen.append)
         with pytest.raises(error, match="bad token") as raised:
-            await job
+            await bounded(job)
     report = job.report
     assert report.stopped is raised.value
     assert not report.ok
@@ -421,7 +428,7 @@ async def test_a_host_that_never_answers_trips_the_breaker() -> None:
     async with client_for(_unreachable, transport=transport) as client:
         job = client.deployments.bulk_archive(ids)  # default retry: 8 attempts, 300 s
         with pytest.raises(APIConnectionError) as raised:
-            await job
+            await bounded(job)
     message = str(raised.value)
     assert "https://api.example" in message
     assert "never answered; the bulk job stopped" in message
@@ -447,7 +454,7 @@ async def test_connection_errors_after_an_answer_do_not_trip_the_breaker() -> No
         return await api(request)
 
     async with client_for(up_then_down) as client:
-        report = await client.deployments.bulk_archive(ids, concurrency=1, retry=FAST)
+        report = await bounded(client.deployments.bulk_archive(ids, concurrency=1, retry=FAST))
     assert report.stopped is None
     assert report.counts == {Outcome.ARCHIVED: 1, Outcome.FAILED: 11}
     assert all(isinstance(item.error, APIConnectionError) for item in report.failed)
@@ -495,7 +502,7 @@ async def test_throttling_never_pauses_the_batch() -> None:
 
     async with client_for(slow_down) as client:
         job = BulkJob(client.deployments, ARCHIVE, ids, concurrency=8, sleep=job_sleep)
-        report = await job
+        report = await bounded(job)
     assert report.ok
     assert report.throttled == 10
     assert job.concurrency == 8
@@ -559,7 +566,7 @@ async def test_an_outcome_holds_well_under_a_kibibyte_per_id() -> None:
     try:
         baseline = tracemalloc.get_traced_memory()[0]
         async with client_for(lambda r: None, transport=_NotFoundTransport()) as client:
-            report = await client.deployments.bulk_archive(ids)
+            report = await bounded(client.deployments.bulk_archive(ids))
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - baseline
     finally:
@@ -584,8 +591,10 @@ async def test_every_id_is_applied_exactly_once_under_faults() -> None:
         unknown = [dep_id(0xFFFF0000 + n) for n in range(5)]
         server.faults = FaultPlan(seed=11, rate=0.2, endpoints={"deployments.archive"})
         async with QoderClient(server.token, base_url=server.url, retry=FAST) as client:
-            report = await client.deployments.bulk_archive(
-                [*live, *paused, *old, *unknown, *live[:10]], concurrency=16, retry=FAST
+            report = await bounded(
+                client.deployments.bulk_archive(
+                    [*live, *paused, *old, *unknown, *live[:10]], concurrency=16, retry=FAST
+                )
             )
         assert sum(server.faults_injected.values()) > 0
     assert report.counts == {
