@@ -88,7 +88,7 @@ class WorkerConfig:
     """How a worker runs chunks; built by :meth:`QoderWorkerSettings.worker_config`.
 
     Attributes:
-        concurrency: Calls in flight per chunk (the bulk machinery lowers it when throttled).
+        concurrency: Calls in flight per chunk (a fixed cap).
         rate_limit: Calls started per second per chunk; ``None`` for no cap.
         job_timeout: arq's job timeout; a chunk stops itself a little earlier
             (see ``soft_deadline``) so it can save its progress and run again.
