@@ -45,6 +45,9 @@ BULK_RETRY = RetryPolicy(max_attempts=8, deadline=300.0, initial_backoff=0.1, ma
 _ROUNDS = 5
 """Logical calls per id at most: the first, then fresh ones after transient failures."""
 
+STOP_GRACE = 2.0
+"""Seconds the calls in flight may take to finish once a 401/403 has stopped the job."""
+
 
 def _transient(error: QoderError) -> bool:
     if isinstance(error, APIConnectionError | RateLimitError | ResponseDecodeError):
@@ -60,9 +63,10 @@ class BulkJob:
     tests); it starts when awaited or iterated, and runs once. ``report``
     is live while it runs and stays readable after a cancellation or a stop.
 
-    A job stops early on a 401 or 403 (no other id could fare better) and when the
-    host never answers while connection attempts keep failing. Ids it had not reached
-    then end ``not_attempted``; ``report.stopped`` holds the error, and awaiting (or
+    A job stops early on a 401 or 403 (no other id could fare better; the calls already
+    in flight get ``STOP_GRACE`` seconds to take their answer) and when the host never
+    answers while connection attempts keep failing. Ids it had not reached then end
+    ``not_attempted``; ``report.stopped`` holds the error, and awaiting (or
     iterating) the job raises it once every outcome is recorded.
     """
 
@@ -172,6 +176,11 @@ class BulkJob:
                 self._wake.clear()
                 await self._wake.wait()
             if self.report.stopped is not None:
+                if self._tracks and not isinstance(self.report.stopped, APIConnectionError):
+                    # After a 401/403 the calls in flight get their own answer (the same
+                    # refusal, at once) instead of ending "interrupted", within a bound.
+                    # A dead host's calls would only go on retrying: they are cut now.
+                    await asyncio.wait(list(self._tracks), timeout=STOP_GRACE)
                 await self._stop_in_flight()
                 if not isinstance(self._source, AsyncIterable):
                     # A list's unread ids are known: say what happened to them. An async
