@@ -8,6 +8,7 @@ import gc
 import json
 import re
 import tracemalloc
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -605,3 +606,15 @@ async def test_every_id_is_applied_exactly_once_under_faults() -> None:
     assert report.duplicates == 10
     assert server.archive_applications == Counter(dict.fromkeys([*live, *paused], 1))
     assert report.attempts > 185  # the faults cost retries, never a second application
+
+
+async def test_the_derive_hook_leaves_no_reference_cycle() -> None:
+    client = client_for(MiniApi([]))
+    await client.aclose()
+    freed = weakref.ref(client)
+    gc.disable()
+    try:
+        del client
+        assert freed() is None  # freed by reference counting, not the cycle collector
+    finally:
+        gc.enable()
