@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import bulk, decoding, imports, memory, overhead, plugin
+from benchmarks import bulk, decoding, failfast, imports, memory, overhead, plugin
 from benchmarks._results import Section, Settings, section_from_dict, section_to_dict
 from benchmarks.report import DEFAULT_JSON, render, write_json
 
@@ -27,6 +27,7 @@ SECTIONS: dict[str, Callable[[Settings], Section]] = {
     "overhead": overhead.run,
     "decoding": decoding.run,
     "memory": memory.run,
+    "failfast": failfast.run,
     "imports": imports.run,
     "plugin": plugin.run,
 }

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from qoder_async import QoderClient
+from qoder_async.bulk import Outcome
 
 __all__ = ["CLIENTS", "ArchiveAll", "available", "qca_available"]
 
@@ -39,7 +40,7 @@ async def archive_ours(base_url: str, token: str, ids: Sequence[str], concurrenc
     """``bulk_archive`` with the SDK's defaults."""
     async with QoderClient(token, base_url=base_url) as client:
         report = await client.deployments.bulk_archive(ids, concurrency=concurrency)
-    return int(report.counts.get("archived", 0))
+    return report.counts[Outcome.ARCHIVED]
 
 
 async def archive_raw(base_url: str, token: str, ids: Sequence[str], concurrency: int) -> int:

@@ -35,7 +35,7 @@ async def main(agent_id: str | None, status: DeploymentStatus | None) -> int:
         report = await client.deployments.bulk_archive(
             source, concurrency=16, rate_limit=20.0, on_outcome=progress
         )
-    print(dict(report.counts), f"in {report.elapsed:.1f}s, {report.attempts} attempts")
+    print(report.as_dict()["counts"], f"in {report.elapsed:.1f}s, {report.attempts} attempts")
     for failure in report.failed:
         print(f"  {failure.id}: {failure.outcome} {failure.error}")
     return 0 if report.ok else 1

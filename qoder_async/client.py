@@ -145,7 +145,23 @@ class QoderClient:
         slots.extend(self._per_attempt)
         slots.append(decode_errors)
         self._handler: Handler = build_chain(slots, self._transport.send)
-        ctx = ResourceContext(config.base_url, self._handler)
+        parts = (config, self._token, self._transport, self._middleware, self._per_attempt)
+        sleep = self._sleep
+
+        def derive(
+            *,
+            retry: RetryPolicy | int | None,
+            timeout: Timeouts | float | None,
+            per_attempt_middleware: Sequence[Middleware],
+        ) -> ResourceContext:
+            # What a resource's own ``with_options`` builds on. It closes over the parts,
+            # not over ``self``: a client and its resources must not form a cycle.
+            clone = _derived(
+                *parts, sleep, retry=retry, timeout=timeout, extra=per_attempt_middleware
+            )
+            return clone._ctx
+
+        ctx = self._ctx = ResourceContext(config.base_url, self._handler, derive)
         self.deployments = DeploymentsAPI(ctx)
         """Deployments: create, get, update, pause, unpause, archive, run, list, bulk."""
         self.deployment_runs = DeploymentRunsAPI(ctx)
@@ -177,22 +193,19 @@ class QoderClient:
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         headers: Mapping[str, str] | None = None,
+        per_attempt_middleware: Sequence[Middleware] = (),
     ) -> QoderClient:
         """A client sharing this one's connections, with other timeouts, retries or headers.
 
-        The copy does not own the connections: close the original, not the copy.
+        ``per_attempt_middleware`` runs on every attempt after this client's own
+        per-attempt middleware. The copy does not own the connections: close the
+        original, not the copy.
         """
-        clone = object.__new__(QoderClient)
-        clone._config = _merge_config(self._config, timeout=timeout, retry=retry, headers=headers)
-        clone._token = self._token
-        clone._transport = self._transport
-        clone._owns_transport = False
-        clone._middleware = self._middleware
-        clone._per_attempt = self._per_attempt
-        clone._sleep = self._sleep
-        clone._closed = False
-        clone._build()
-        return clone
+        config = _merge_config(self._config, headers=headers)
+        parts = (config, self._token, self._transport, self._middleware, self._per_attempt)
+        return _derived(
+            *parts, self._sleep, retry=retry, timeout=timeout, extra=per_attempt_middleware
+        )
 
     async def aclose(self) -> None:
         """Close the connections this client opened. Safe to call more than once."""
@@ -231,6 +244,32 @@ class QoderClient:
                 source=self,
                 stacklevel=2,
             )
+
+
+def _derived(
+    config: ClientConfig,
+    token: SecretToken | TokenProvider,
+    transport: Transport,
+    middleware: tuple[Middleware, ...],
+    per_attempt: tuple[Middleware, ...],
+    sleep: Sleep | None,
+    *,
+    retry: RetryPolicy | int | None,
+    timeout: Timeouts | float | None,
+    extra: Sequence[Middleware],
+) -> QoderClient:
+    """A client on ``transport`` (not owned) with the given parts and options."""
+    clone = object.__new__(QoderClient)
+    clone._config = _merge_config(config, timeout=timeout, retry=retry)
+    clone._token = token
+    clone._transport = transport
+    clone._owns_transport = False
+    clone._middleware = middleware
+    clone._per_attempt = (*per_attempt, *extra)
+    clone._sleep = sleep
+    clone._closed = False
+    clone._build()
+    return clone
 
 
 def _resolve_token(token: str | SecretToken | TokenProvider | None) -> SecretToken | TokenProvider:

@@ -22,7 +22,6 @@ retried or swallowed.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import random
 import time
@@ -38,37 +37,22 @@ from qoder_async.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    InternalServerError,
+    RateLimitError,
     ResponseDecodeError,
 )
 from qoder_async.middleware import IDEMPOTENCY_HEADER, Handler
 from qoder_async.observability import loggable_headers
 
 __all__ = [
-    "AttemptObserver",
     "RetryMiddleware",
     "Sleep",
-    "attempt_observer",
     "is_idempotent",
     "is_retryable",
-    "policy_override",
+    "is_throttle",
 ]
 
 logger = logging.getLogger("qoder_async")
-
-AttemptObserver = Callable[[int, "BaseException | None"], None]
-"""Told of every attempt's end: its number and its error (``None`` on success)."""
-
-attempt_observer: contextvars.ContextVar[AttemptObserver | None] = contextvars.ContextVar(
-    "qoder_async_attempt_observer", default=None
-)
-"""Set in a task to watch each attempt of the calls that task makes (bulk operations use
-it to count attempts and to notice throttling even when a retry then succeeds)."""
-
-policy_override: contextvars.ContextVar[RetryPolicy | None] = contextvars.ContextVar(
-    "qoder_async_retry_policy_override", default=None
-)
-"""Set in a task to give the calls that task makes another retry policy (bulk operations
-use a more persistent one than a single interactive call)."""
 
 Sleep = Callable[[float], Awaitable[None]]
 """An async sleep; tests inject one that records instead of waiting."""
@@ -107,6 +91,19 @@ def is_retryable(request: Request, error: BaseException) -> bool:
         if status == 408 or (status >= 500 and status not in _NEVER_RETRIED_5XX):
             return is_idempotent(request)
     return False
+
+
+def is_throttle(error: BaseException | None) -> bool:
+    """Whether ``error`` says the API is throttling or briefly unreachable.
+
+    A 429, a 503 or a connection error: worth trying again later (unlike any other 4xx
+    or a bad response), and a sign to send less for a while.
+    """
+    if isinstance(error, RateLimitError):
+        return True
+    if isinstance(error, InternalServerError):
+        return error.status == 503
+    return isinstance(error, APIConnectionError)
 
 
 # One watched attempt: [task, due (loop time), fired, task.cancelling() when registered].
@@ -229,7 +226,7 @@ class RetryMiddleware:
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         """Run the call, retrying failed attempts while the policy allows."""
         started = time.monotonic()
-        policy = policy_override.get() or self._policy
+        policy = self._policy
         # The first attempt runs outside tenacity: nearly every call succeeds at once,
         # and building the retry state machine only when needed keeps the hot path lean.
         try:
@@ -366,15 +363,9 @@ class RetryMiddleware:
         except Exception as error:
             if logger.isEnabledFor(logging.DEBUG):
                 _log_attempt(request, number, begun, error=error)
-            observer = attempt_observer.get()
-            if observer is not None:
-                observer(number, error)
             raise
         if logger.isEnabledFor(logging.DEBUG):
             _log_attempt(request, number, begun, response=response)
-        observer = attempt_observer.get()
-        if observer is not None:
-            observer(number, None)
         return response
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("bulk", "overhead", "decoding", "memory", "imports", "plugin")
+SECTIONS = ("bulk", "overhead", "decoding", "memory", "failfast", "imports", "plugin")
 NOT_INSTALLED = "n/a (not installed)"
 
 
@@ -116,3 +116,19 @@ def test_missing_comparison_packages_read_not_installed(
         assert (decoding[key] is not None) == installed, module
         if not installed:
             assert NOT_INSTALLED in stdout
+
+
+def test_bulk_memory_and_fail_fast_rows(quick_run: tuple[str, dict[str, Any]]) -> None:
+    _, document = quick_run
+    bulk_memory = document["sections"]["memory"]["data"]["bulk"]
+    assert set(bulk_memory) == {"not_found", "archived"}
+    for outcome, row in bulk_memory.items():
+        counts = [run["counts"] for runs in row["runs"].values() for run in runs]
+        assert all(set(c) == {outcome} for c in counts), counts
+    failfast = document["sections"]["failfast"]["data"]["runs"]
+    assert set(failfast) == {"closed port", "rejected token"}
+    for runs in failfast.values():
+        for run in runs:
+            assert run["exit"] == 1
+            assert run["error"].startswith("error: stopped early:")
+            assert run["attempts"] <= 32 + 10  # the calls in flight, not one per id

@@ -8,6 +8,7 @@ import os
 import random
 import re
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -20,7 +21,7 @@ from arq.constants import result_key_prefix
 from arq.jobs import Job
 from arq.worker import Retry, get_kwargs
 
-from qoder_async import QoderClient, RetryPolicy
+from qoder_async import AuthenticationError, QoderClient, RetryPolicy
 from qoder_async.bulk import Outcome
 from qoder_async.contrib._checkpoint import CHECKPOINT_PREFIX
 from qoder_async.contrib._results import merge_results
@@ -232,6 +233,31 @@ async def test_last_try_returns_failures_instead_of_deferring(arq_redis: ArqRedi
     assert "RateLimitError" in outcomes[ids[0]]["error"]
     assert outcomes[ids[1]]["outcome"] == "archived"
     assert not result["ok"]
+
+
+async def test_chunk_defers_on_a_dead_host_and_fails_on_a_wrong_token(
+    arq_redis: ArqRedis,
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/api/v1/cloud"
+    ids = [f"dep_{n:032x}" for n in range(200)]
+    config = WorkerConfig(max_tries=3, throttle_backoff=2.0)
+    async with QoderClient("pt-anything", base_url=closed) as client:
+        ctx = {"redis": arq_redis, "job_id": "dead-host", "job_try": 1}
+        ctx |= {CLIENT_KEY: client, CONFIG_KEY: config}
+        with pytest.raises(Retry) as deferred:  # like throttling: run again later
+            await bulk_chunk(ctx, "archive", ids)
+    assert deferred.value.defer_score
+    with ThreadedFakeServer() as fake:
+        seeded = fake.call(lambda server: server.seed_deployments(20))
+        async with QoderClient("pt-wrong", base_url=fake.server.url) as client:
+            ctx = {"redis": arq_redis, "job_id": "wrong-token", "job_try": 1}
+            ctx |= {CLIENT_KEY: client, CONFIG_KEY: config}
+            with pytest.raises(AuthenticationError):  # no retry can fix a token
+                await bulk_chunk(ctx, "archive", seeded)
+        requests = fake.call(lambda server: server.request_counts["deployments.archive"])
+    assert requests <= config.concurrency
 
 
 # -- real workers -------------------------------------------------------------------------

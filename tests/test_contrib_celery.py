@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from qoder_async import AuthenticationError
 from qoder_async.contrib.celery import chunked, run_chunk
 from qoder_async.testing import FaultPlan
 from tests.contrib_support import (
@@ -44,6 +47,24 @@ def test_run_chunk_uses_a_fresh_loop_and_client_each_call() -> None:
     assert {item["outcome"] for result in results for item in result["outcomes"]} == {"paused"}
     assert {item["outcome"] for item in again["outcomes"]} == {"already_paused"}
     assert again["retryable"] == 0
+
+
+def test_run_chunk_stops_early_on_a_dead_host_or_a_wrong_token() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/api/v1/cloud"
+    ids = [f"dep_{n:032x}" for n in range(500)]
+    dead = run_chunk("archive", ids, token="pt-anything", base_url=closed)
+    # Every id is worth another try once the host is back: not attempted, or (for the
+    # few whose connection attempt was under way when the job stopped) interrupted.
+    outcomes = Counter(item["outcome"] for item in dead["outcomes"])
+    assert set(outcomes) <= {"not_attempted", "interrupted"}
+    assert outcomes["not_attempted"] >= 500 - 8  # run_chunk's default concurrency
+    assert dead["retryable"] == 500
+    with ThreadedFakeServer() as fake:
+        seeded = fake.call(lambda server: server.seed_deployments(20))
+        with pytest.raises(AuthenticationError):
+            run_chunk("archive", seeded, token="pt-wrong", base_url=fake.server.url)
 
 
 def test_run_chunk_refuses_a_running_loop() -> None:

@@ -79,10 +79,11 @@ class Evidence:
         stdlib = traceback.TracebackException.from_exception(exc, capture_locals=True)
         self.add(f"{label}: traceback with locals", "".join(stdlib.format()))
         self.add(f"{label}: print_exception", "".join(traceback.format_exception(exc)))
-        shown = pytest.ExceptionInfo.from_exception(exc).getrepr(
-            showlocals=True, style="long", chain=True
-        )
-        self.add(f"{label}: pytest --showlocals", str(shown))
+        if exc.__traceback__ is not None:  # bulk outcomes keep their errors without one
+            shown = pytest.ExceptionInfo.from_exception(exc).getrepr(
+                showlocals=True, style="long", chain=True
+            )
+            self.add(f"{label}: pytest --showlocals", str(shown))
         # Not picklable is fine; picklable must not carry the token.
         with contextlib.suppress(TypeError, AttributeError, pickle.PicklingError):
             self.add(f"{label}: pickle", pickle.dumps(exc))

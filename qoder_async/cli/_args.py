@@ -180,8 +180,8 @@ def global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         type=positive_int,
         default=default(32),
         metavar="N",
-        help="most calls in flight for bulk work; lowered automatically when the API "
-        "throttles (default 32)",
+        help="most calls in flight for bulk work, a fixed cap (throttling is handled per "
+        "call by the client; default 32)",
     )
     group.add_argument(
         "--rate-limit",

@@ -4,31 +4,34 @@ Where the ids come from (exactly one): arguments, ``--file`` (``-`` for stdin), 
 when it is piped, or a filter (``--agent-id``, ``--status``, ``--name-prefix``,
 ``--created-after``, ``--created-before``) that walks ``deployments.list()`` lazily.
 
-Safety rails: ``--dry-run`` sends no write; more than ``CONFIRM_ABOVE`` ids need a
-"yes" typed on the terminal or ``--yes``; ``--results`` appends one JSON line per
-outcome the moment it is known, and ``--resume`` skips ids that file records as done,
-so an interrupted run can be repeated safely.
+Safety rails: ``--dry-run`` sends no write (with explicit ids it reads each one to say
+whether it exists); more than ``CONFIRM_ABOVE`` ids need a "yes" typed on the terminal
+or ``--yes``; ``--results`` appends one JSON line per outcome the moment it is known,
+and ``--resume`` skips ids that file records as final (archived, already archived, not
+found), so an interrupted run can be repeated until it succeeds. A 401/403 or a host
+that never answers stops the run at once; SIGINT and SIGTERM stop it with a summary.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
 from qoder_async import _validation
-from qoder_async.bulk import BulkReport, ItemOutcome, Outcome
+from qoder_async.bulk import ItemOutcome, Outcome
+from qoder_async.cli._bulk_check import ARCHIVED, EXISTS, UNKNOWN, check_ids
+from qoder_async.cli._bulk_summary import plural, print_report
 from qoder_async.cli._output import (
     DEPLOYMENT_HEADERS,
-    bulk_summary,
-    bulk_summary_rows,
     deployment_row,
-    format_count,
-    format_summary,
     format_table,
     print_json_line,
 )
@@ -39,10 +42,13 @@ from qoder_async.cli._runtime import (
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    describe_error,
     make_client,
     run_async,
+    scrub,
 )
 from qoder_async.client import QoderClient
+from qoder_async.errors import QoderError
 from qoder_async.models import Deployment
 
 __all__ = ["CONFIRM_ABOVE", "DESCRIPTION", "cmd_bulk_archive", "read_done_ids"]
@@ -50,23 +56,28 @@ __all__ = ["CONFIRM_ABOVE", "DESCRIPTION", "cmd_bulk_archive", "read_done_ids"]
 CONFIRM_ABOVE = 10
 """Archiving is irreversible: more ids than this need an explicit yes."""
 DESCRIPTION = f"""\
-Archive many deployments concurrently, backing off when the API throttles.
+Archive many deployments concurrently; the client slows down when the API throttles.
 
 Ids come from exactly one source: arguments, --file PATH (- for stdin), stdin when it
 is piped, or a filter (--agent-id, --status, --name-prefix, --created-after,
 --created-before) that walks the deployment list page by page.
 
-Archiving cannot be undone. --dry-run shows what would be archived and sends no
-write; more than {CONFIRM_ABOVE} ids need a "y" typed on the terminal, or --yes.
---results PATH appends one JSON line per outcome as it finishes; with --resume the
-ids that file records as archived are skipped, so an interrupted run can simply be
-run again.
+Archiving cannot be undone. --dry-run sends no write: with explicit ids it reads each
+one and counts how many exist, are already archived or are unknown. More than
+{CONFIRM_ABOVE} ids need a "y" typed on the terminal, or --yes. --results PATH appends
+one JSON line per outcome as it finishes; with --resume the ids that file records as
+final (archived, already archived, not found) are skipped, so an interrupted run can
+simply be run again. A rejected token (401/403), or a host that never answers, stops
+the run at once: the ids not yet tried are reported as not attempted. When stderr is
+not a terminal a progress line is printed every --progress-every seconds.
 
-Exit codes: 0 every id archived (or already archived), 1 some not found or failed
-(a summary says which), 2 a usage error or a refused confirmation, 130 Ctrl-C (the
-outcomes so far are still reported and written to --results)."""
-MAX_FAILURES_SHOWN = 20
+Exit codes: 0 every id archived (or already archived), 1 some not found, failed or
+not attempted (a summary says which), 2 a usage error or a refused confirmation, 130
+Ctrl-C, 143 SIGTERM (the outcomes so far are still reported and written to
+--results)."""
 PAGE_SIZE = 100
+EXIT_TERMINATED = 128 + signal.SIGTERM
+"""What shells report for a command stopped with SIGTERM (``timeout``, systemd, k8s)."""
 
 
 class _Tally:
@@ -78,11 +89,13 @@ class _Tally:
 
 
 def read_done_ids(path: str) -> set[str]:
-    """Ids a results file records as done (archived or already archived).
+    """Ids a results file records as final: archived, already archived, or not found.
 
     A missing file means nothing is done yet, so the same command line works for the
-    first run and for every re-run. Lines that do not parse (a run killed mid-write)
-    are ignored: their ids are simply archived again, which is safe.
+    first run and for every re-run. A ``not_found`` is final too: running it again
+    cannot change it, and a resume loop must end. A line that does not parse (a run
+    killed mid-write) is named in a warning on stderr and ignored: its id, if any, is
+    simply archived again, which is safe.
     """
     done: set[str] = set()
     try:
@@ -92,13 +105,18 @@ def read_done_ids(path: str) -> set[str]:
     except OSError as exc:
         raise UsageError(f"cannot read results file {path}: {exc.strerror or exc}") from None
     with handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
             try:
                 record = json.loads(line)
-                if Outcome(record["outcome"]).ok:
+                if Outcome(record["outcome"]).final:
                     done.add(str(record["id"]))
             except (ValueError, KeyError, TypeError):
-                continue
+                print(
+                    f"warning: {path} line {number} is not an outcome record; ignored",
+                    file=sys.stderr,
+                )
     return done
 
 
@@ -190,38 +208,54 @@ def _dry_run(
     done: set[str],
     tally: _Tally,
 ) -> int:
-    """Show what would be archived: reads the filtered list (if any), never writes."""
+    """Show what would be archived: reads the ids (or the filtered list), never writes."""
+    note = f"; {plural(tally.resumed, 'id')} final per the results file" if tally.resumed else ""
     if ids is not None:
-        for deployment_id in ids:
+
+        def show(deployment_id: str, state: str) -> None:
             if args.json:
-                print_json_line({"id": deployment_id, "would_archive": True}, sys.stdout)
-            else:
+                would = state == EXISTS
+                record = {"id": deployment_id, "state": state, "would_archive": would}
+                print_json_line(record, sys.stdout)
+            elif state == EXISTS:
                 print(deployment_id)
-        count = len(ids)
-    else:
 
-        async def walk() -> int:
-            rows: list[tuple[object, ...]] = []
+        async def check() -> Counter[str]:
             async with make_client(args) as client:
-                async for deployment in _matching(client, filters, done, tally):
-                    if args.json:
-                        print_json_line(deployment, sys.stdout)
-                    else:
-                        rows.append(deployment_row(deployment))
-            if rows:
-                print(format_table(DEPLOYMENT_HEADERS, rows))
-            return len(rows)
+                return await check_ids(client, ids, concurrency=args.concurrency, on_state=show)
 
-        count = run_async(walk())
-    note = f"; {tally.resumed} already done per the results file" if tally.resumed else ""
+        counts = run_async(check())
+        live, archived, unknown = counts[EXISTS], counts[ARCHIVED], counts[UNKNOWN]
+        print(
+            f"dry run: {plural(live, 'deployment')} would be archived, "
+            f"{archived:,} already archived, {unknown:,} unknown{note}; nothing was changed",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+
+    async def walk() -> int:
+        rows: list[tuple[object, ...]] = []
+        async with make_client(args) as client:
+            async for deployment in _matching(client, filters, done, tally):
+                if args.json:
+                    print_json_line(deployment, sys.stdout)
+                else:
+                    rows.append(deployment_row(deployment))
+        if rows:
+            print(format_table(DEPLOYMENT_HEADERS, rows))
+        return len(rows)
+
+    count = run_async(walk())
+    note = f"; {plural(tally.resumed, 'id')} final per the results file" if tally.resumed else ""
     print(
-        f"dry run: {count} deployments would be archived{note}; nothing was sent", file=sys.stderr
+        f"dry run: {plural(count, 'deployment')} would be archived{note}; nothing was sent",
+        file=sys.stderr,
     )
     return EXIT_OK
 
 
 def _confirm(count: int) -> bool:
-    sys.stderr.write(f"Archive {count:,} deployments? Archiving cannot be undone. [y/N] ")
+    sys.stderr.write(f"Archive {plural(count, 'deployment')}? Archiving cannot be undone. [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline()
     return answer.strip().lower() in ("y", "yes")
@@ -251,16 +285,17 @@ def cmd_bulk_archive(args: argparse.Namespace) -> int:
         if len(ids) > CONFIRM_ABOVE:
             if not sys.stdin.isatty():
                 print(
-                    f"error: refusing to archive {len(ids):,} deployments without confirmation:"
-                    " stdin is not a terminal; pass --yes to confirm",
+                    f"error: refusing to archive {plural(len(ids), 'deployment')} without "
+                    "confirmation: stdin is not a terminal; pass --yes to confirm",
                     file=sys.stderr,
                 )
                 return EXIT_USAGE
             if not _confirm(len(ids)):
+                # A refusal is a refusal, typed or implied: the same code either way.
                 print("aborted; nothing was archived", file=sys.stderr)
-                return EXIT_FAILED
+                return EXIT_USAGE
     if ids is not None and not ids:
-        note = " (all already done per the results file)" if tally.resumed else ""
+        note = " (all final per the results file)" if tally.resumed else ""
         print(f"nothing to archive{note}", file=sys.stderr)
         return EXIT_OK
     return run_async(_archive(args, ids, filters, done, tally))
@@ -283,16 +318,19 @@ async def _archive(
     tally: _Tally,
 ) -> int:
     results = _open_results(args.results)
-    cancelled = False
+    ended_by: int | None = None  # the signal that stopped the run, if one did
+    stopped: QoderError | None = None
     try:
-        async with make_client(args) as client:
+        async with make_client(args) as client, _terminate_on_sigterm() as terminated:
             source = ids if ids is not None else _matching(client, filters, done, tally)
+            tty = sys.stderr.isatty()
             progress = Progress(
                 sys.stderr,
                 "archive",
                 total=len(ids) if ids is not None else None,
-                enabled=sys.stderr.isatty(),
-                status=lambda: f"concurrency {job.concurrency}",
+                enabled=tty,
+                log_every=None if tty else args.progress_every,
+                status=lambda: f"in flight {job.in_flight}",
             )
 
             def on_outcome(item: ItemOutcome) -> None:
@@ -315,44 +353,52 @@ async def _archive(
                 async with progress:
                     await job
             except asyncio.CancelledError:
-                # Ctrl-C: the job has stopped and recorded what it did; report it.
-                cancelled = True
+                # Ctrl-C or SIGTERM: the job has stopped and recorded what it did.
+                ended_by = signal.SIGTERM if terminated() else signal.SIGINT
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()  # handled here: the summary still gets written
+            except QoderError as exc:
+                if exc is not job.report.stopped:
+                    raise
+                stopped = exc
     finally:
         if results is not None:
             results.close()
-    _print_report(args, job.report, tally)
-    if cancelled:
-        print("cancelled: the results above are partial", file=sys.stderr)
-        return EXIT_CANCELLED
+    print_report(args, job.report, duplicates=tally.duplicates, resumed=tally.resumed)
+    if stopped is not None:
+        line, _ = describe_error(stopped)
+        print(f"error: stopped early: {scrub(line)}", file=sys.stderr)
+        return EXIT_FAILED
+    if ended_by is not None:
+        name = "terminated" if ended_by == signal.SIGTERM else "cancelled"
+        print(f"{name}: the results above are partial", file=sys.stderr)
+        return EXIT_TERMINATED if ended_by == signal.SIGTERM else EXIT_CANCELLED
     return EXIT_OK if job.report.ok else EXIT_FAILED
 
 
-def _print_report(args: argparse.Namespace, report: BulkReport, tally: _Tally) -> None:
-    duplicates = report.duplicates + tally.duplicates
-    if args.json:
-        summary = {
-            "type": "summary",
-            **report.as_dict(),
-            **bulk_summary(report),
-            "duplicates": duplicates,
-            "skipped_done": tally.resumed,
-        }
-        print_json_line(summary, sys.stdout)
+@contextlib.asynccontextmanager
+async def _terminate_on_sigterm() -> AsyncIterator[Callable[[], bool]]:
+    """Turn SIGTERM into a cancellation of the current task, as asyncio does for SIGINT.
+
+    Yields a function telling whether SIGTERM arrived. Where signal handlers cannot be
+    installed (not the main thread, Windows), SIGTERM keeps its default behaviour.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    received: list[bool] = []
+
+    def on_sigterm() -> None:
+        received.append(True)
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    except (NotImplementedError, RuntimeError, ValueError):
+        yield lambda: False
         return
-    extra = (
-        [("skipped", format_count(tally.resumed), "(done per --results)")] if args.resume else []
-    )
-    print(format_summary(bulk_summary_rows(report, extra=extra, duplicates=duplicates)))
-    failures = report.failed
-    for item in failures[:MAX_FAILURES_SHOWN]:
-        error = f": {item.error}" if item.error is not None else ""
-        print(f"  {item.outcome} {item.id}{error}", file=sys.stderr)
-    if len(failures) > MAX_FAILURES_SHOWN:
-        print(f"  … and {len(failures) - MAX_FAILURES_SHOWN} more", file=sys.stderr)
-    if failures:
-        hint = (
-            f"re-run with --results {args.results} --resume to retry only those"
-            if args.results
-            else "use --results FILE to record outcomes and --resume to retry only the rest"
-        )
-        print(f"{len(failures)} of {len(report.outcomes)} not archived; {hint}", file=sys.stderr)
+    try:
+        yield lambda: bool(received)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

@@ -270,6 +270,8 @@ def bulk_summary_rows(
     ]
     if counts[Outcome.INTERRUPTED]:
         rows.append(("interrupted", format_count(counts[Outcome.INTERRUPTED]), "(state unknown)"))
+    if counts[Outcome.NOT_ATTEMPTED]:
+        rows.append(("not attempted", format_count(counts[Outcome.NOT_ATTEMPTED]), "(job stopped)"))
     rows += list(extra)
     duplicates = report.duplicates if duplicates is None else duplicates
     extra_attempts = plural(
@@ -283,7 +285,6 @@ def bulk_summary_rows(
             f"({extra_attempts})",
         ),
         ("throttled", format_count(report.throttled), "(429 / 503 / connection reset)"),
-        ("lowest concurrency", format_count(report.min_concurrency), ""),
         ("elapsed", f"{report.elapsed:.2f}", "s"),
         ("throughput", f"{derived['throughput_per_s']:,.0f}", "ids/s"),
         (

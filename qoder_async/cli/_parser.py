@@ -256,7 +256,10 @@ def _bulk_archive(subparsers: Any) -> None:
     )
     safety = parser.add_argument_group("safety")
     safety.add_argument(
-        "--dry-run", action="store_true", help="list what would be archived; send no write"
+        "--dry-run",
+        action="store_true",
+        help="send no write: list what would be archived (explicit ids are read to count "
+        "how many exist, are already archived or are unknown)",
     )
     safety.add_argument(
         "-y",
@@ -273,8 +276,16 @@ def _bulk_archive(subparsers: Any) -> None:
     safety.add_argument(
         "--resume",
         action="store_true",
-        help="skip ids that --results PATH already records as archived (a missing file "
-        "counts as empty, so the same command can be re-run until it succeeds)",
+        help="skip ids that --results PATH records as final: archived, already archived "
+        "or not found (a missing file counts as empty, so the same command can be re-run "
+        "until it succeeds)",
+    )
+    parser.add_argument(
+        "--progress-every",
+        type=seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="when stderr is not a terminal, print a progress line this often (default 10)",
     )
 
 

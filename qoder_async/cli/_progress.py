@@ -2,7 +2,8 @@
 
 It redraws in place with ``\\r`` at most ten times a second from a background task, so
 the cost per finished item is one counter increment. On anything that is not a terminal
-it draws nothing: logs and CI output get the final summary only.
+it can instead print a plain line every ``log_every`` seconds, so logs and CI output
+show that a long run is alive.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class Progress:
         label: Shown first on the line, e.g. ``archive``.
         total: Items expected, or ``None`` when the source is lazy (no bar, no ETA).
         enabled: Draw at all (the caller passes ``stream.isatty()``).
-        status: Extra text appended to the line, e.g. the live concurrency.
+        status: Extra text appended to the line, e.g. the calls in flight.
+        log_every: When not ``enabled``, print the line (with a newline) every this many
+            seconds; ``None``: print nothing.
         clock: Monotonic seconds (injectable for tests).
     """
 
@@ -50,6 +53,7 @@ class Progress:
         total: int | None,
         enabled: bool,
         status: Callable[[], str] | None = None,
+        log_every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream
@@ -59,6 +63,7 @@ class Progress:
         self.done = 0
         self.failed = 0
         self._status = status
+        self._log_every = log_every
         self._clock = clock
         self._started = clock()
         # (time, done) samples for a rate over the last few seconds, not since the start,
@@ -125,9 +130,17 @@ class Progress:
             self.draw()
             await asyncio.sleep(REFRESH_SECONDS)
 
+    async def _log(self, every: float) -> None:
+        while True:  # ended by cancellation in __aexit__
+            await asyncio.sleep(every)
+            self.stream.write(self.render() + "\n")
+            self.stream.flush()
+
     async def __aenter__(self) -> Progress:
         if self.enabled:
             self._task = asyncio.create_task(self._refresh())
+        elif self._log_every:
+            self._task = asyncio.create_task(self._log(self._log_every))
         return self
 
     async def __aexit__(

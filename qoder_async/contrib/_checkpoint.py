@@ -22,7 +22,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from qoder_async.bulk import ItemOutcome, Outcome
+from qoder_async.bulk import ItemOutcome
 
 __all__ = ["CHECKPOINT_PREFIX", "Checkpoint"]
 
@@ -32,7 +32,7 @@ logger = logging.getLogger("qoder_async.contrib")
 
 
 def _final(item: ItemOutcome) -> bool:
-    return item.ok or item.outcome is Outcome.NOT_FOUND
+    return item.outcome.final
 
 
 class Checkpoint:

@@ -14,7 +14,8 @@ from typing import Any, Final, Literal
 from qoder_async.bulk import BulkJob, BulkReport, ItemOutcome, Outcome
 from qoder_async.client import QoderClient
 from qoder_async.config import RetryPolicy
-from qoder_async.errors import APIConnectionError, InternalServerError, RateLimitError
+from qoder_async.errors import QoderError
+from qoder_async.retry import is_throttle
 
 __all__ = [
     "ACTIONS",
@@ -43,7 +44,7 @@ _RANK: Final[Mapping[Outcome, int]] = {
 _OK_RANK: Final = 3
 
 
-class RemoteError(Exception):
+class RemoteError(QoderError):
     """An error that happened in a worker process, carried back as its text."""
 
 
@@ -74,18 +75,6 @@ def start_bulk(
         on_outcome=on_outcome,
     )
     return job
-
-
-def is_throttle(error: BaseException | None) -> bool:
-    """Whether an id failed because the API throttled or was briefly unreachable.
-
-    Such failures are worth running again later, unlike a 4xx or a bad response.
-    """
-    if isinstance(error, RateLimitError):
-        return True
-    if isinstance(error, InternalServerError):
-        return error.status == 503
-    return isinstance(error, APIConnectionError)
 
 
 def throttle_wait(outcomes: Iterable[ItemOutcome]) -> float | None:

@@ -60,6 +60,7 @@ from qoder_async.contrib._results import (
     start_bulk,
     throttle_wait,
 )
+from qoder_async.errors import QoderError
 
 __all__ = [
     "CLIENT_KEY",
@@ -87,7 +88,7 @@ class WorkerConfig:
     """How a worker runs chunks; built by :meth:`QoderWorkerSettings.worker_config`.
 
     Attributes:
-        concurrency: Calls in flight per chunk (the bulk machinery lowers it when throttled).
+        concurrency: Calls in flight per chunk (a fixed cap).
         rate_limit: Calls started per second per chunk; ``None`` for no cap.
         job_timeout: arq's job timeout; a chunk stops itself a little earlier
             (see ``soft_deadline``) so it can save its progress and run again.
@@ -178,6 +179,11 @@ async def bulk_chunk(
             await job
     except TimeoutError:
         timed_out = True  # job.report holds what finished; the rest runs again
+    except QoderError as exc:
+        # The job stopped early. A host that never answered is like throttling: the
+        # not-attempted ids run again later. A 401/403 fails the task for good.
+        if exc is not job.report.stopped or not is_throttle(exc):
+            raise
     finally:
         # Also on cancellation (worker shutdown): the next try resumes from here.
         if checkpoint is not None:
@@ -192,7 +198,7 @@ async def bulk_chunk(
     ]
     again = [item for item in outcomes if _worth_retrying(item)]
     if again and job_try < config.max_tries:
-        throttled = any(item.outcome is Outcome.FAILED for item in again)
+        throttled = any(item.outcome is not Outcome.INTERRUPTED for item in again)
         delay = config.backoff(job_try, throttle_wait(outcomes)) if throttled else 0.0
         raise Retry(defer=delay)
     if checkpoint is not None:
@@ -211,7 +217,8 @@ async def bulk_chunk(
 def _worth_retrying(item: ItemOutcome) -> bool:
     if item.outcome is Outcome.INTERRUPTED:
         return True
-    return item.outcome is Outcome.FAILED and is_throttle(item.error)
+    failed = item.outcome is Outcome.FAILED or item.outcome is Outcome.NOT_ATTEMPTED
+    return failed and is_throttle(item.error)
 
 
 class QoderWorkerSettings:

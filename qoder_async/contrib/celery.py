@@ -36,7 +36,7 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from qoder_async.bulk import Outcome
+from qoder_async.bulk import ItemOutcome, Outcome
 from qoder_async.client import QoderClient
 from qoder_async.contrib._results import (
     check_action,
@@ -46,6 +46,7 @@ from qoder_async.contrib._results import (
     start_bulk,
     throttle_wait,
 )
+from qoder_async.errors import QoderError
 
 __all__ = ["TASK_NAME", "chunked", "merge_results", "register_bulk_task", "run_chunk"]
 
@@ -80,10 +81,13 @@ def run_chunk(
 
     Opens a new event loop and a new ``QoderClient`` (token from ``QODER_PAT`` and URL
     from ``QODER_BASE_URL`` unless given) and closes both before returning. The result
-    also says how many ids failed because of throttling (``retryable``) and how long
-    the API asked to wait (``retry_after``), for the caller's retry decision.
+    also says how many ids are worth running again (``retryable``: throttled, cut off
+    by a stop, or never attempted because the host never answered) and how long the
+    API asked to wait (``retry_after``), for the caller's retry decision.
 
     Raises:
+        AuthenticationError, PermissionDeniedError: The token was refused (the chunk
+            stopped at once; running it again cannot help).
         RuntimeError: Called from a thread that is already running an event loop (an
             async caller should ``await`` the SDK directly instead).
     """
@@ -119,11 +123,16 @@ async def _run_chunk(
 ) -> dict[str, Any]:
     async with QoderClient(token, base_url=base_url) as client:
         job = start_bulk(client, action, ids, concurrency=concurrency, rate_limit=rate_limit)
-        report = await job
+        try:
+            await job
+        except QoderError as exc:
+            # Stopped early: a host that never answered is worth another try later
+            # (its ids end not_attempted and count as retryable); a 401/403 is not.
+            if exc is not job.report.stopped or not is_throttle(exc):
+                raise
+        report = job.report
     outcomes = list(report.outcomes.values())
-    retryable = [
-        item for item in outcomes if item.outcome is Outcome.FAILED and is_throttle(item.error)
-    ]
+    retryable = [item for item in outcomes if _worth_retrying(item)]
     return chunk_result(
         action,
         (item.as_dict() for item in outcomes),
@@ -131,6 +140,14 @@ async def _run_chunk(
         retryable=len(retryable),
         retry_after=throttle_wait(outcomes),
     )
+
+
+def _worth_retrying(item: ItemOutcome) -> bool:
+    # Interrupted: cut off when the job stopped early, its state unknown but safe to redo.
+    if item.outcome is Outcome.INTERRUPTED:
+        return True
+    failed = item.outcome is Outcome.FAILED or item.outcome is Outcome.NOT_ATTEMPTED
+    return failed and is_throttle(item.error)
 
 
 def register_bulk_task(

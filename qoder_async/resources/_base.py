@@ -3,36 +3,54 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from qoder_async import _json
 from qoder_async._messages import NOT_PARSED, Request, Response
 from qoder_async._serde import DecodeFailure
+from qoder_async.config import RetryPolicy, Timeouts
 from qoder_async.errors import (
     InvalidArgumentError,
     ResponseDecodeError,
     request_id_of,
     snippet,
 )
-from qoder_async.middleware import Handler
+from qoder_async.middleware import Handler, Middleware
 
-__all__ = ["ResourceContext"]
+__all__ = ["Derive", "ResourceContext"]
 
 T = TypeVar("T")
 
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
 
 
+class Derive(Protocol):
+    """Builds the context of a client derived with other options (``with_options``)."""
+
+    def __call__(
+        self,
+        *,
+        retry: RetryPolicy | int | None,
+        timeout: Timeouts | float | None,
+        per_attempt_middleware: Sequence[Middleware],
+    ) -> ResourceContext: ...
+
+
 class ResourceContext:
-    """The base URL and the composed handler a resource sends through."""
+    """The base URL and the composed handler a resource sends through.
 
-    __slots__ = ("base_url", "handler")
+    ``derive`` (given by the client) lets a resource offer ``with_options`` without
+    knowing how the client builds its chain.
+    """
 
-    def __init__(self, base_url: str, handler: Handler) -> None:
+    __slots__ = ("base_url", "derive", "handler")
+
+    def __init__(self, base_url: str, handler: Handler, derive: Derive | None = None) -> None:
         self.base_url = base_url
         self.handler = handler
+        self.derive = derive
 
     def url(self, *segments: str) -> str:
         """``base_url`` joined with already-validated path segments, each URL-quoted."""

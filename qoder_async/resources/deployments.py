@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from qoder_async import _serde, _validation
 from qoder_async._literals import DEPLOYMENT_STATUSES, DeploymentStatusFilter
-from qoder_async._serde import DecodeFailure
-from qoder_async.config import RetryPolicy
+from qoder_async.config import RetryPolicy, Timeouts
+from qoder_async.middleware import Middleware
 from qoder_async.models import (
     AgentRef,
     Deployment,
@@ -24,7 +24,7 @@ from qoder_async.resources._params import ListParams, paginate
 from qoder_async.resources.runs import RunsAPI
 
 if TYPE_CHECKING:
-    from qoder_async.bulk import BulkJob, ItemOutcome
+    from qoder_async.bulk import BulkJob, BulkOperation, ItemOutcome
 
 __all__ = ["DEPLOYMENT_STATUSES", "DeploymentsAPI"]
 
@@ -232,12 +232,31 @@ class DeploymentsAPI:
         url = self._ctx.url("deployments")
         return paginate(self._ctx, url, query, _structure_deployment_page)
 
+    def with_options(
+        self,
+        *,
+        retry: RetryPolicy | int | None = None,
+        timeout: Timeouts | float | None = None,
+        per_attempt_middleware: Sequence[Middleware] = (),
+    ) -> DeploymentsAPI:
+        """These deployments through a client derived with other options.
+
+        Same connections, token and middleware; ``retry`` and ``timeout`` replace the
+        client's, ``per_attempt_middleware`` runs on every attempt after the client's
+        own (see ``QoderClient.with_options``).
+        """
+        if self._ctx.derive is None:
+            raise TypeError("with_options needs a DeploymentsAPI built by a QoderClient")
+        ctx = self._ctx.derive(
+            retry=retry, timeout=timeout, per_attempt_middleware=per_attempt_middleware
+        )
+        return DeploymentsAPI(ctx)
+
     def bulk_archive(
         self,
         ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
         *,
         concurrency: int = 32,
-        min_concurrency: int = 1,
         rate_limit: float | None = None,
         retry: RetryPolicy | None = None,
         on_outcome: Callable[[ItemOutcome], object] | None = None,
@@ -247,35 +266,27 @@ class DeploymentsAPI:
         Args:
             ids: Ids or deployments, as a list or an async iterable (e.g. ``list()``),
                 read lazily; duplicates are archived once.
-            concurrency: Most calls in flight; lowered automatically under throttling.
-            min_concurrency: The floor the adaptive limit never goes below.
-            rate_limit: Most calls started per second (the API suggests 20 for writes).
+            concurrency: Most calls in flight (fixed; throttling is the client's job).
+            rate_limit: Most calls this job starts per second, a fixed pace (``None``:
+                no pace of its own).
             retry: Retry policy for each call (default: ``bulk.BULK_RETRY``).
             on_outcome: Called with each id's ``ItemOutcome`` as it finishes.
 
         Returns:
             A ``BulkJob``: await it for the ``BulkReport``, or ``async for`` its outcomes.
-            Each id ends ``archived``, ``already_archived``, ``not_found`` or ``failed``.
+            Each id ends ``archived``, ``already_archived``, ``not_found``, ``failed``,
+            or, when the job stops early on a 401/403 or an unreachable host (awaiting
+            it then raises that error), ``not_attempted``.
         """
-        return self._bulk(
-            "archive",
-            "archived",
-            "already_archived",
-            _is_archived,
-            ids,
-            concurrency=concurrency,
-            min_concurrency=min_concurrency,
-            rate_limit=rate_limit,
-            retry=retry,
-            on_outcome=on_outcome,
-        )
+        from qoder_async.bulk import ARCHIVE
+
+        return self._bulk(ARCHIVE, ids, concurrency, rate_limit, retry, on_outcome)
 
     def bulk_pause(
         self,
         ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
         *,
         concurrency: int = 32,
-        min_concurrency: int = 1,
         rate_limit: float | None = None,
         retry: RetryPolicy | None = None,
         on_outcome: Callable[[ItemOutcome], object] | None = None,
@@ -284,25 +295,15 @@ class DeploymentsAPI:
 
         Same arguments and guarantees as ``bulk_archive``.
         """
-        return self._bulk(
-            "pause",
-            "paused",
-            "already_paused",
-            _is_paused,
-            ids,
-            concurrency=concurrency,
-            min_concurrency=min_concurrency,
-            rate_limit=rate_limit,
-            retry=retry,
-            on_outcome=on_outcome,
-        )
+        from qoder_async.bulk import PAUSE
+
+        return self._bulk(PAUSE, ids, concurrency, rate_limit, retry, on_outcome)
 
     def bulk_unpause(
         self,
         ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
         *,
         concurrency: int = 32,
-        min_concurrency: int = 1,
         rate_limit: float | None = None,
         retry: RetryPolicy | None = None,
         on_outcome: Callable[[ItemOutcome], object] | None = None,
@@ -311,67 +312,29 @@ class DeploymentsAPI:
 
         Same arguments and guarantees as ``bulk_archive``.
         """
-        return self._bulk(
-            "unpause",
-            "unpaused",
-            "already_active",
-            _is_active,
+        from qoder_async.bulk import UNPAUSE
+
+        return self._bulk(UNPAUSE, ids, concurrency, rate_limit, retry, on_outcome)
+
+    def _bulk(
+        self,
+        operation: BulkOperation,
+        ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
+        concurrency: int,
+        rate_limit: float | None,
+        retry: RetryPolicy | None,
+        on_outcome: Callable[[ItemOutcome], object] | None,
+    ) -> BulkJob:
+        # Imported here, not at module level: most programs never run a bulk job, and
+        # the bulk package is a visible share of `import qoder_async`.
+        from qoder_async.bulk import BulkJob
+
+        return BulkJob(
+            self,
+            operation,
             ids,
             concurrency=concurrency,
-            min_concurrency=min_concurrency,
             rate_limit=rate_limit,
             retry=retry,
             on_outcome=on_outcome,
         )
-
-    def _bulk(
-        self,
-        action: str,
-        done: str,
-        already: str,
-        reached: Callable[[Mapping[str, Any]], bool],
-        ids: Iterable[str | Deployment] | AsyncIterable[str | Deployment],
-        **options: Any,
-    ) -> BulkJob:
-        ctx = self._ctx
-
-        async def call(deployment_id: str) -> Mapping[str, Any]:
-            url = ctx.url("deployments", deployment_id, action)
-            return await ctx.call("POST", url, _json_object, body={})
-
-        async def fetch(deployment_id: str) -> Mapping[str, Any]:
-            return await ctx.call("GET", ctx.url("deployments", deployment_id), _json_object)
-
-        # Imported here, not at module level: most programs never run a bulk job, and
-        # the bulk package is a visible share of `import qoder_async`.
-        from qoder_async.bulk import BulkJob, BulkOperation, Outcome
-
-        operation = BulkOperation(
-            action=action,
-            call=call,
-            fetch=fetch,
-            reached=reached,
-            done=Outcome(done),
-            already=Outcome(already),
-        )
-        return BulkJob(operation, ids, **options)
-
-
-# Bulk jobs read the state straight from the JSON (see BulkOperation): these mirror
-# Deployment.is_archived and .status.
-def _is_archived(state: Mapping[str, Any]) -> bool:
-    return state.get("archived_at") is not None
-
-
-def _is_paused(state: Mapping[str, Any]) -> bool:
-    return state.get("archived_at") is None and state.get("status") == "paused"
-
-
-def _is_active(state: Mapping[str, Any]) -> bool:
-    return state.get("archived_at") is None and state.get("status") == "active"
-
-
-def _json_object(data: Any) -> Mapping[str, Any]:
-    if not isinstance(data, dict):
-        raise DecodeFailure(f"expected a JSON object, got {type(data).__name__}")
-    return data

@@ -1,0 +1,59 @@
+"""The actions a bulk job can apply, each through the public ``DeploymentsAPI``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import attrs
+
+from qoder_async.bulk._report import Outcome
+from qoder_async.models import Deployment
+
+if TYPE_CHECKING:
+    from qoder_async.resources.deployments import DeploymentsAPI
+
+__all__ = ["ARCHIVE", "PAUSE", "UNPAUSE", "BulkOperation"]
+
+
+@attrs.frozen(kw_only=True)
+class BulkOperation:
+    """One action applied in bulk: how to call it and how to read its results.
+
+    Attributes:
+        action: Name used in reports.
+        call: Applies the action to one id through a ``DeploymentsAPI``.
+        reached: Whether a deployment is in the target state (read from the model the
+            call or a ``get`` returned).
+        done: Outcome when this job applied the change.
+        already: Outcome when the deployment was already in the target state.
+    """
+
+    action: str
+    call: Callable[[DeploymentsAPI, str], Awaitable[Deployment]]
+    reached: Callable[[Deployment], bool]
+    done: Outcome
+    already: Outcome
+
+
+ARCHIVE = BulkOperation(
+    action="archive",
+    call=lambda api, deployment_id: api.archive(deployment_id),
+    reached=lambda deployment: deployment.is_archived,
+    done=Outcome.ARCHIVED,
+    already=Outcome.ALREADY_ARCHIVED,
+)
+PAUSE = BulkOperation(
+    action="pause",
+    call=lambda api, deployment_id: api.pause(deployment_id),
+    reached=lambda deployment: deployment.is_paused,
+    done=Outcome.PAUSED,
+    already=Outcome.ALREADY_PAUSED,
+)
+UNPAUSE = BulkOperation(
+    action="unpause",
+    call=lambda api, deployment_id: api.unpause(deployment_id),
+    reached=lambda deployment: not deployment.is_archived and not deployment.is_paused,
+    done=Outcome.UNPAUSED,
+    already=Outcome.ALREADY_ACTIVE,
+)
