@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import types
 from typing import Any
 
@@ -27,3 +28,7 @@ def _patch_aioresponses_for_aiohttp_314() -> None:
 
 
 _patch_aioresponses_for_aiohttp_314()
+
+# The project's own tests decode strictly: a response that does not fit its model must
+# fail the test, not log a warning. Tests of the lenient default say so explicitly.
+os.environ.setdefault("QODER_STRICT_RESPONSES", "1")

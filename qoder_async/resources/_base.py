@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from qoder_async import _json
+from qoder_async import _json, _serde
 from qoder_async._messages import NOT_PARSED, Request, Response
 from qoder_async._serde import DecodeFailure
 from qoder_async.errors import ResponseDecodeError, request_id_of, snippet
@@ -21,13 +22,23 @@ _PLAIN = re.compile(r"[A-Za-z0-9_]+")
 
 
 class ResourceContext:
-    """The base URL and the composed handler a resource sends through."""
+    """The base URL, the composed handler a resource sends through, and the decode mode."""
 
-    __slots__ = ("base_url", "handler")
+    __slots__ = ("_structurers", "base_url", "handler", "strict_responses")
 
-    def __init__(self, base_url: str, handler: Handler) -> None:
+    def __init__(self, base_url: str, handler: Handler, *, strict_responses: bool = False) -> None:
         self.base_url = base_url
         self.handler = handler
+        self.strict_responses = strict_responses
+        self._structurers: dict[Any, Callable[[Any], Any]] = {}
+
+    def structurer(self, model: type[T]) -> Callable[[Any], T]:
+        """The decoder of ``model`` (e.g. ``Page[Deployment]``) in this client's mode."""
+        found = self._structurers.get(model)
+        if found is None:
+            found = functools.partial(_serde.structure, tp=model, strict=self.strict_responses)
+            self._structurers[model] = found
+        return found
 
     def url(self, *segments: str) -> str:
         """``base_url`` joined with already-validated path segments, each URL-quoted."""

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from qoder_async import _serde, _validation
+from qoder_async import _validation
 from qoder_async.models import DeploymentRun, Page
 from qoder_async.pagination import AsyncPaginator
 from qoder_async.resources._base import ResourceContext
@@ -16,10 +15,6 @@ __all__ = ["DeploymentRunsAPI", "RunsAPI"]
 
 RUN_STATUSES = frozenset({"pending", "running", "completed", "failed", "skipped"})
 TRIGGER_TYPES = frozenset({"manual", "schedule", "retry"})
-
-
-def _structure_run_page(data: Any) -> Page[DeploymentRun]:
-    return _serde.structure_page(data, DeploymentRun)
 
 
 class RunsAPI:
@@ -50,7 +45,7 @@ class RunsAPI:
             .timestamp("triggered_before", triggered_before)
         )
         url = self._ctx.url("deployments", dep, "runs")
-        return paginate(self._ctx, url, query, _structure_run_page)
+        return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]))
 
     async def get(self, deployment_id: str, run_id: str) -> DeploymentRun:
         """One run of one deployment (404 if it belongs to another deployment)."""
@@ -60,7 +55,7 @@ class RunsAPI:
             "runs",
             _validation.run_id(run_id),
         )
-        return await self._ctx.call("GET", url, _serde.structure_run)
+        return await self._ctx.call("GET", url, self._ctx.structurer(DeploymentRun))
 
 
 class DeploymentRunsAPI:
@@ -91,9 +86,9 @@ class DeploymentRunsAPI:
             .flag("has_error", has_error)
         )
         url = self._ctx.url("deployment_runs")
-        return paginate(self._ctx, url, query, _structure_run_page)
+        return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]))
 
     async def get(self, run_id: str) -> DeploymentRun:
         """One run by id."""
         url = self._ctx.url("deployment_runs", _validation.run_id(run_id))
-        return await self._ctx.call("GET", url, _serde.structure_run)
+        return await self._ctx.call("GET", url, self._ctx.structurer(DeploymentRun))

@@ -62,10 +62,16 @@ if _HAVE_PYTEST_ASYNCIO:
 
     @pytest_asyncio.fixture
     async def qoder_client(qoder_fake_server: FakeQoderServer) -> AsyncIterator[QoderClient]:
-        """A ``QoderClient`` bound to ``qoder_fake_server`` (its URL and token), closed after."""
+        """A ``QoderClient`` bound to ``qoder_fake_server`` (its URL and token), closed after.
+
+        It decodes strictly (``strict_responses=True``): a test should fail on a
+        response that does not fit its model, not log a warning.
+        """
         from qoder_async.client import QoderClient
 
-        async with QoderClient(qoder_fake_server.token, base_url=qoder_fake_server.url) as client:
+        async with QoderClient(
+            qoder_fake_server.token, base_url=qoder_fake_server.url, strict_responses=True
+        ) as client:
             yield client
 
 else:
