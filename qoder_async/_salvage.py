@@ -9,11 +9,11 @@ every part that fits is structured by the generated hooks, not by this module) a
   path, e.g. ``deployment.resources[0].file_id: missing required field``;
 * lenient: keeps the raw part and goes on. A resource or initial event that does not
   fit its ``type`` (or has an unknown one) becomes ``UnknownResource`` /
-  ``UnknownEvent`` holding it whole; a content block that does not fit stays the raw
-  mapping; an unknown enum value stays a ``str``; any other field that does not fit
-  holds its default (``None`` when it has none) and its raw value is kept in the
-  model's ``extra`` under its own key. Each such repair is logged once per model and
-  field path at WARNING on the ``qoder_async`` logger.
+  ``UnknownEvent`` holding it whole; an unknown enum value stays a ``str``; any other
+  field that does not fit holds its default (``None`` when it has none) and its raw
+  value (unless null) is kept in the model's ``extra`` under its own key. Each such
+  repair is logged once per model and field path at WARNING on the ``qoder_async``
+  logger.
 
 The anchor of a top-level model (a deployment's or run's ``id``, a page's ``data``) must
 fit in both modes: without it there is nothing to hand back.
@@ -218,7 +218,7 @@ class Walk:
             if self.strict or key == anchor:
                 raise failure
             _warn_once(self.model_name, failure)
-            if key in raw:
+            if raw.get(key) is not None:  # a null says no more than the fallback does
                 extra[key] = raw[key]
             kwargs[key] = _fallback(field)
         return cls(**kwargs, extra=extra)
@@ -262,13 +262,8 @@ class Walk:
                 pass
             if type(item) is not dict:
                 raise DecodeFailure(f"expected an object, got {describe(item)}", where)
-            try:
-                blocks.append(self._strict().model(item, self._text_block(), where))
-            except DecodeFailure as failure:
-                if self.strict:
-                    raise
-                _warn_once(self.model_name, failure)
-                blocks.append(item)
+            # Only a text block can fail; this raises naming the part of it that does.
+            blocks.append(self.model(item, self._text_block(), where))
         return tuple(blocks)
 
     def _text_block(self) -> Any:

@@ -351,11 +351,14 @@ def _unstructure_model(cls: Any) -> Callable[[Any], Any]:
         elif field.default is None:
             overrides[field.name] = override(omit_if_default=True)
     generated = make_dict_unstructure_fn(cls, _converter, **overrides)
-    if "extra" not in attrs.fields_dict(cls):
-        return generated
+    keeps_extra = "extra" in attrs.fields_dict(cls)
 
-    def unstructure_with_extra(obj: Any) -> dict[str, Any]:
+    def unstructure_with_extra(obj: Any) -> dict[str, Any] | None:
+        if obj is None:  # a required field a lenient decode could not fill
+            return None
         out: dict[str, Any] = generated(obj)
+        if not keeps_extra:
+            return out
         # ``extra`` wins: in lenient mode it holds the raw value of a field that did
         # not fit (the field then holds its default), and the wire had that value.
         for key, value in obj.extra.items():
@@ -363,6 +366,11 @@ def _unstructure_model(cls: Any) -> Callable[[Any], Any]:
         return out
 
     return unstructure_with_extra
+
+
+def _timestamp_out(value: datetime | None) -> str | None:
+    # None: a required timestamp a lenient decode could not fill (raw value in extra).
+    return None if value is None else format_timestamp(value)
 
 
 def _raw_out(obj: UnknownEvent | UnknownResource) -> dict[str, Any]:
@@ -376,7 +384,7 @@ def _plain(value: Any) -> Any:
 
 
 def _register_unstructure_hooks() -> None:
-    _converter.register_unstructure_hook(datetime, format_timestamp)
+    _converter.register_unstructure_hook(datetime, _timestamp_out)
     # StrEnum and IntEnum too: their str/int base would otherwise win the dispatch.
     for enum_base in (enum.Enum, enum.StrEnum, enum.IntEnum):
         _converter.register_unstructure_hook(enum_base, _plain)
