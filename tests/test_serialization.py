@@ -71,7 +71,8 @@ def test_to_dict_is_wire_shaped() -> None:
     body = json.loads((FIXTURES / "deployment_archived.json").read_text(encoding="utf-8"))
     out = to_dict(from_dict(Deployment, body))
     assert out["archived_at"] == body["archived_at"]
-    assert out["status"] == body["status"] and type(out["status"]) is str
+    assert out["status"] == body["status"]
+    assert type(out["status"]) is str
     assert out["initial_events"] == body["initial_events"]
     assert out["metadata"] == body["metadata"]
     assert json.loads(to_json(from_dict(Deployment, body))) == out
@@ -229,8 +230,7 @@ ROUND_TRIP = settings(
 
 def _uses_unknowns(d: Deployment) -> bool:
     return (
-        isinstance(d.status, str)
-        and not isinstance(d.status, DeploymentStatus)
+        (isinstance(d.status, str) and not isinstance(d.status, DeploymentStatus))
         or any(isinstance(x, UnknownResource) for x in d.resources)
         or any(isinstance(x, UnknownEvent) for x in d.initial_events)
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -36,7 +35,7 @@ class ResourceContext:
         """The decoder of ``model`` (e.g. ``Page[Deployment]``) in this client's mode."""
         found = self._structurers.get(model)
         if found is None:
-            found = functools.partial(_serde.structure, tp=model, strict=self.strict_responses)
+            found = _serde.decoder(model, strict=self.strict_responses)
             self._structurers[model] = found
         return found
 
