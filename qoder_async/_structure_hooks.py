@@ -135,6 +135,22 @@ def _optional_str(value: Any, _: Any) -> str | None:
     raise DecodeFailure(f"expected a string or null, got {describe(value)}")
 
 
+def _timestamps(value: Any, _: Any) -> tuple[datetime, ...]:
+    # A schedule's upcoming runs: one C-level map for the API's own "…Z" form, the
+    # per-item hook only when that does not give plain UTC.
+    if type(value) is list:
+        try:
+            parsed = tuple(map(_fromisoformat, value))
+        except (TypeError, ValueError):
+            parsed = None
+        if parsed is not None and all(when.tzinfo is UTC for when in parsed):
+            return parsed
+        return tuple([_timestamp(when, datetime) for when in value])
+    if value is None:
+        return ()
+    raise DecodeFailure(f"expected an array, got {describe(value)}")
+
+
 def _optional_timestamp(value: Any, _: Any) -> datetime | None:
     return None if value is None else _timestamp(value, _)
 
@@ -199,6 +215,8 @@ def _is_array(tp: Any) -> bool:
 
 def _array(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], tuple[Any, ...]]:
     item = typing.get_args(tp)[0]
+    if item is datetime:
+        return _timestamps
     structure_item = converter.get_structure_hook(item)
 
     def structure_array(value: Any, _: Any) -> tuple[Any, ...]:
@@ -273,13 +291,20 @@ def _model(
             return None
         if type(value) is not dict:
             raise DecodeFailure(f"expected an object, got {describe(value)}")
-        obj = generated(value, tp)
-        if keeps_extra and not value.keys() <= known:
-            # Rare: the API added a key. Built again rather than mutated (frozen).
-            obj = attrs.evolve(obj, extra={k: v for k, v in value.items() if k not in known})
-        return obj
+        return generated(value, tp)
 
-    return structure_model
+    def structure_model_keeping_extra(value: Any, _: Any) -> Any:
+        if value is None and nullable:
+            return None
+        # .keys() doubles as the object check: anything else raises, and the slow
+        # path then says "expected an object".
+        if value.keys() <= known:
+            return generated(value, tp)
+        # Rare: the API added a key. Built again rather than mutated (frozen).
+        obj = generated(value, tp)
+        return attrs.evolve(obj, extra={k: v for k, v in value.items() if k not in known})
+
+    return structure_model_keeping_extra if keeps_extra else structure_model
 
 
 def _is_mapping(tp: Any) -> bool:
