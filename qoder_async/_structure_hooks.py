@@ -20,6 +20,7 @@ job, and only happens for the rare body that fails here.
 from __future__ import annotations
 
 import enum
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -49,6 +50,8 @@ from qoder_async.models import (
 __all__ = ["CONTENT", "NOT_ON_WIRE", "TAGGED", "register_structure_hooks"]
 
 _fromisoformat = datetime.fromisoformat
+_tzinfo = operator.attrgetter("tzinfo")
+_is_utc = UTC.__eq__
 
 #: The unions told apart by ``type``, with the class that holds any other value.
 TAGGED: dict[Any, Tagged] = {
@@ -143,7 +146,7 @@ def _timestamps(value: Any, _: Any) -> tuple[datetime, ...]:
             parsed = tuple(map(_fromisoformat, value))
         except (TypeError, ValueError):
             parsed = None
-        if parsed is not None and all(when.tzinfo is UTC for when in parsed):
+        if parsed is not None and all(map(_is_utc, map(_tzinfo, parsed))):
             return parsed
         return tuple([_timestamp(when, datetime) for when in value])
     if value is None:
