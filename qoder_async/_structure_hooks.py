@@ -41,7 +41,6 @@ from qoder_async.models import (
     InitialEvent,
     MemoryStoreResource,
     Resource,
-    Schedule,
     SystemMessage,
     UnknownEvent,
     UnknownResource,
@@ -181,8 +180,6 @@ def _optional(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]
         return _optional_str
     if inner is datetime:
         return _optional_timestamp
-    if inner is Schedule:
-        return _schedule
     if _is_model(inner):
         return _model(inner, converter, nullable=True)
     structure_inner = converter.get_structure_hook(inner)
@@ -313,38 +310,6 @@ def _model(
     return structure_model_keeping_extra if keeps_extra else structure_model
 
 
-_SCHEDULE_KEYS = frozenset(f.name for f in attrs.fields(Schedule) if f.name not in NOT_ON_WIRE)
-
-
-def _schedule(value: Any, _: Any) -> Schedule | None:
-    """The one structure hook of ``Schedule`` (and ``Schedule | None``), written out.
-
-    Every other model's is generated. A deployment page spends about a fifth of its
-    structuring time in schedules (five timestamps each), and with the generated one
-    a 1,000-item page missed "within 5x msgspec" in the same run (BENCHMARKS.md,
-    "Decoding with generated functions"). Same rules as the generated hooks: strict
-    scalars, unknown keys into ``extra``, any failure raises for ``_salvage``.
-    """
-    if value is None:
-        return None
-    kind = value.get("type", "cron")
-    expression = value["expression"]
-    timezone = value["timezone"]
-    if type(kind) is not str or type(expression) is not str or type(timezone) is not str:
-        raise DecodeFailure("expected a string")
-    last_run_at = value.get("last_run_at")
-    return Schedule(
-        type=kind,
-        expression=expression,
-        timezone=timezone,
-        upcoming_runs_at=_timestamps(value.get("upcoming_runs_at"), None),
-        last_run_at=None if last_run_at is None else _timestamp(last_run_at, None),
-        extra={}
-        if value.keys() <= _SCHEDULE_KEYS
-        else {k: v for k, v in value.items() if k not in _SCHEDULE_KEYS},
-    )
-
-
 def _is_mapping(tp: Any) -> bool:
     return (typing.get_origin(tp) or tp) is Mapping
 
@@ -373,4 +338,3 @@ def register_structure_hooks(converter: cattrs.Converter) -> None:
     converter.register_structure_hook_factory(lambda tp: tp in TAGGED, _tagged)
     converter.register_structure_hook_factory(lambda tp: tp == CONTENT, _content)
     converter.register_structure_hook_factory(lambda tp: tp == ContentBlock, _content_block)
-    converter.register_structure_hook(Schedule, _schedule)
