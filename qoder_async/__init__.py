@@ -59,6 +59,7 @@ from qoder_async.models import (
     UserMessage,
 )
 from qoder_async.pagination import AsyncPaginator, PaginationError
+from qoder_async.serialization import from_dict, to_dict, to_json
 from qoder_async.transport import AiohttpTransport, MockTransport, Transport
 
 
@@ -136,4 +137,7 @@ __all__ = [
     "UnprocessableEntityError",
     "UserMessage",
     "__version__",
+    "from_dict",
+    "to_dict",
+    "to_json",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -105,10 +105,12 @@ class DeploymentRun:
         duration_ms: How long it took, for completed runs.
         cas_run_extras: Execution details, when the API sends them.
         type: Always ``"deployment_run"``.
-        extra: Response fields this SDK does not know yet.
+        extra: Response fields this SDK does not know yet; in lenient mode also the raw
+            value of a field that did not fit its type (the field then holds its
+            default, or ``None``).
     """
 
-    type: str = "deployment_run"
+    type: Literal["deployment_run"] = "deployment_run"
     id: str
     deployment_id: str
     agent: AgentRef

@@ -32,6 +32,7 @@ from qoder_async.transport import AiohttpTransport, Transport
 __all__ = ["QoderClient"]
 
 TOKEN_ENV = "QODER_PAT"
+STRICT_ENV = "QODER_STRICT_RESPONSES"
 
 
 class QoderClient:
@@ -56,6 +57,11 @@ class QoderClient:
         sleep: The sleep the retry layer uses (inject one in tests).
         limits: Connection pool limits and the response size cap.
         allow_insecure_http: Allow ``http://`` to a host that is not loopback.
+        strict_responses: Raise ``ResponseDecodeError`` when a success body does not
+            fit its model. Off by default: the part that does not fit is kept raw on
+            the model and logged once at WARNING (see ``ClientConfig``).
+            ``QODER_STRICT_RESPONSES=1`` in the environment turns it on when neither
+            this nor ``config`` says otherwise (e.g. for a whole test suite).
         ssl_context: A custom ``ssl.SSLContext`` for the default transport (a private
             CA, client certificates); certificate verification stays on unless the
             context itself turns it off.
@@ -85,6 +91,7 @@ class QoderClient:
         limits: Limits | None = None,
         allow_insecure_http: bool | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        strict_responses: bool | None = None,
     ) -> None:
         try:
             self._token = _resolve_token(token)
@@ -105,6 +112,10 @@ class QoderClient:
             limits=limits,
             allow_insecure_http=allow_insecure_http,
         )
+        if strict_responses is None and config is None:
+            strict_responses = os.environ.get(STRICT_ENV, "").strip() in ("1", "true")
+        if strict_responses is not None:
+            self._config = attrs.evolve(self._config, strict_responses=strict_responses)
         if transport is None:
             transport = AiohttpTransport(
                 session=session,
@@ -161,7 +172,9 @@ class QoderClient:
             )
             return clone._ctx
 
-        ctx = self._ctx = ResourceContext(config.base_url, self._handler, derive)
+        ctx = self._ctx = ResourceContext(
+            config.base_url, self._handler, derive, strict_responses=config.strict_responses
+        )
         self.deployments = DeploymentsAPI(ctx)
         """Deployments: create, get, update, pause, unpause, archive, run, list, bulk."""
         self.deployment_runs = DeploymentRunsAPI(ctx)

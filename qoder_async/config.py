@@ -192,6 +192,10 @@ class ClientConfig:
         idempotency_keys: Mint an ``Idempotency-Key`` for every POST (keep it on: it is
             what makes retrying a write safe).
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
+        strict_responses: Raise ``ResponseDecodeError`` (naming the path) when a
+            success body does not fit its model. Off by default: a nested part that
+            does not fit is kept raw on the model (see the README) and logged once
+            per model and path at WARNING on the ``qoder_async`` logger.
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -203,6 +207,7 @@ class ClientConfig:
     default_headers: Mapping[str, str] = attrs.field(factory=dict, repr=headers_repr)
     idempotency_keys: bool = True
     allow_insecure_http: bool = False
+    strict_responses: bool = False
 
     def __attrs_post_init__(self) -> None:
         url = check_base_url(self.base_url, allow_insecure=self.allow_insecure_http)

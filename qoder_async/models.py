@@ -1,9 +1,17 @@
 """The API's objects as frozen, keyword-only attrs classes.
 
-Responses are decoded by ``qoder_async._serde``; these classes only hold data. Three
-rules keep them forward compatible: response fields this SDK does not know are kept in
-``extra``; an enum-like field holds the ``StrEnum`` member for a known value and the
-plain string for anything else; every timestamp is an aware UTC ``datetime``.
+These classes are the single declaration of the wire shapes: the package's cattrs
+converter generates their decoders and encoders from them (``qoder_async.to_dict`` /
+``to_json`` / ``from_dict``). Three rules keep them forward compatible: response fields
+this SDK does not know are kept in ``extra``; an enum-like field holds the ``StrEnum``
+member for a known value and the plain string for anything else; every timestamp is an
+aware UTC ``datetime``.
+
+A client decodes leniently unless made with ``strict_responses=True``: a nested part
+of a response that does not fit its model is kept rather than failing the call. A
+resource or initial event becomes ``UnknownResource`` / ``UnknownEvent`` holding the
+raw object; any other field that does not fit holds its default (``None`` when it has
+none) and its raw value is kept in the enclosing model's ``extra`` under its own key.
 """
 
 from __future__ import annotations
@@ -29,7 +37,6 @@ from qoder_async._model_parts import (
     UnknownEvent,
     UnknownResource,
     UserMessage,
-    parse_timestamp,
 )
 from qoder_async._run_models import (
     DeploymentRun,
@@ -185,8 +192,9 @@ class CasStats:
 class CasConfig:
     """Typed view of the reserved ``metadata["cas_config"]`` object.
 
-    The view is best effort: a value of an unexpected type reads as ``None`` here and
-    stays available, untouched, in ``Deployment.metadata``.
+    The view is decoded leniently: a value that does not fit reads as ``None`` here
+    (its raw value in ``extra``) and stays available, untouched, in
+    ``Deployment.metadata``.
 
     Attributes:
         session_strategy: Session reuse strategy, e.g. ``"new_session"``.
@@ -199,58 +207,6 @@ class CasConfig:
     config: CasSettings | None = None
     stats: CasStats | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if type(value) is int else None
-
-
-def _ts_or_none(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        return None
-
-
-def _rest(raw: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if k not in known}
-
-
-_SETTINGS_KEYS = frozenset({"max_retries", "timeout_ms", "max_concurrent"})
-_STATS_KEYS = frozenset(
-    {"total_runs", "total_failures", "consecutive_failures", "next_trigger_at", "last_triggered_at"}
-)
-_CAS_KEYS = frozenset({"session_strategy", "config", "stats"})
-
-
-def _cas_config(raw: Mapping[str, Any]) -> CasConfig:
-    settings = raw.get("config")
-    stats = raw.get("stats")
-    strategy = raw.get("session_strategy")
-    return CasConfig(
-        session_strategy=strategy if isinstance(strategy, str) else None,
-        config=CasSettings(
-            max_retries=_int_or_none(settings.get("max_retries")),
-            timeout_ms=_int_or_none(settings.get("timeout_ms")),
-            max_concurrent=_int_or_none(settings.get("max_concurrent")),
-            extra=_rest(settings, _SETTINGS_KEYS),
-        )
-        if isinstance(settings, Mapping)
-        else None,
-        stats=CasStats(
-            total_runs=_int_or_none(stats.get("total_runs")),
-            total_failures=_int_or_none(stats.get("total_failures")),
-            consecutive_failures=_int_or_none(stats.get("consecutive_failures")),
-            next_trigger_at=_ts_or_none(stats.get("next_trigger_at")),
-            last_triggered_at=_ts_or_none(stats.get("last_triggered_at")),
-            extra=_rest(stats, _STATS_KEYS),
-        )
-        if isinstance(stats, Mapping)
-        else None,
-        extra=_rest(raw, _CAS_KEYS),
-    )
 
 
 @attrs.frozen(kw_only=True)
@@ -279,10 +235,12 @@ class Deployment:
         environment_variables: ``KEY=VALUE`` pairs, when the API returns them.
         budget: Spending limit object, when the API returns one.
         type: Always ``"deployment"``.
-        extra: Response fields this SDK does not know yet.
+        extra: Response fields this SDK does not know yet; in lenient mode also the raw
+            value of a field that did not fit its type (the field then holds its
+            default, or ``None``).
     """
 
-    type: str = "deployment"
+    type: Literal["deployment"] = "deployment"
     id: str
     name: str
     description: str | None
@@ -304,13 +262,17 @@ class Deployment:
 
     @property
     def is_archived(self) -> bool:
-        """True once archived (``archived_at`` is set); ``status`` cannot tell."""
-        return self.archived_at is not None
+        """True once archived (``archived_at`` is set); ``status`` cannot tell.
+
+        Also true when a leniently decoded response had an ``archived_at`` that did not
+        parse (it is then kept in ``extra``): the server did set it.
+        """
+        return self.archived_at is not None or self.extra.get("archived_at") is not None
 
     @property
     def is_paused(self) -> bool:
         """True when paused and not archived."""
-        return self.archived_at is None and self.status == DeploymentStatus.PAUSED
+        return not self.is_archived and self.status == DeploymentStatus.PAUSED
 
     @property
     def cas_config(self) -> CasConfig | None:
@@ -319,7 +281,12 @@ class Deployment:
         ``None`` when the key is absent or not an object.
         """
         raw = self.metadata.get("cas_config")
-        return _cas_config(raw) if isinstance(raw, Mapping) else None
+        if not isinstance(raw, Mapping):
+            return None
+        # Imported here: the converter module imports this one.
+        from qoder_async._serde import structure
+
+        return structure(dict(raw), CasConfig, strict=False)
 
 
 @attrs.frozen(kw_only=True)

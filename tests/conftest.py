@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import types
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -89,3 +90,8 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
     with redis_server(tmp_path) as url:
         yield url
+
+
+# The project's own tests decode strictly: a response that does not fit its model must
+# fail the test, not log a warning. Tests of the lenient default say so explicitly.
+os.environ.setdefault("QODER_STRICT_RESPONSES", "1")

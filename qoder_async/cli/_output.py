@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from qoder_async import _serde
 from qoder_async.bulk import BulkReport, Outcome
 from qoder_async.models import Deployment, DeploymentRun
+from qoder_async.serialization import to_dict
 
 __all__ = [
     "DEPLOYMENT_HEADERS",
@@ -205,7 +205,7 @@ def run_details(run: DeploymentRun) -> str:
 
 def to_json(obj: Any) -> Any:
     """A model (or plain data holding models) as JSON-ready data in the wire shape."""
-    return _serde.unstructure(obj)
+    return to_dict(obj)
 
 
 def print_json(obj: Any, stream: TextIO) -> None:

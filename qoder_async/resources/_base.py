@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
-from qoder_async import _json
+from qoder_async import _json, _serde
 from qoder_async._messages import NOT_PARSED, Request, Response
 from qoder_async._serde import DecodeFailure
 from qoder_async.config import RetryPolicy, Timeouts
@@ -39,18 +39,35 @@ class Derive(Protocol):
 
 
 class ResourceContext:
-    """The base URL and the composed handler a resource sends through.
+    """The base URL, the composed handler a resource sends through, and the decode mode.
 
     ``derive`` (given by the client) lets a resource offer ``with_options`` without
     knowing how the client builds its chain.
     """
 
-    __slots__ = ("base_url", "derive", "handler")
+    __slots__ = ("_structurers", "base_url", "derive", "handler", "strict_responses")
 
-    def __init__(self, base_url: str, handler: Handler, derive: Derive | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        handler: Handler,
+        derive: Derive | None = None,
+        *,
+        strict_responses: bool = False,
+    ) -> None:
         self.base_url = base_url
         self.handler = handler
         self.derive = derive
+        self.strict_responses = strict_responses
+        self._structurers: dict[Any, Callable[[Any], Any]] = {}
+
+    def structurer(self, model: type[T]) -> Callable[[Any], T]:
+        """The decoder of ``model`` (e.g. ``Page[Deployment]``) in this client's mode."""
+        found = self._structurers.get(model)
+        if found is None:
+            found = _serde.decoder(model, strict=self.strict_responses)
+            self._structurers[model] = found
+        return found
 
     def url(self, *segments: str) -> str:
         """``base_url`` joined with already-validated path segments, each URL-quoted."""

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from qoder_async import _serde, _validation
+from qoder_async import _validation
 from qoder_async._literals import DEPLOYMENT_STATUSES, DeploymentStatusFilter
 from qoder_async.config import RetryPolicy, Timeouts
 from qoder_async.middleware import Middleware
@@ -47,10 +47,6 @@ class _NotGiven:
 
 
 NOT_GIVEN: Any = _NotGiven()
-
-
-def _structure_deployment_page(data: Any) -> Page[Deployment]:
-    return _serde.structure_page(data, Deployment)
 
 
 class DeploymentsAPI:
@@ -102,13 +98,13 @@ class DeploymentsAPI:
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments")
         return await self._ctx.call(
-            "POST", url, _serde.structure_deployment, body=body, headers=headers
+            "POST", url, self._ctx.structurer(Deployment), body=body, headers=headers
         )
 
     async def get(self, deployment_id: str) -> Deployment:
         """One deployment by id (archived ones included)."""
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id))
-        return await self._ctx.call("GET", url, _serde.structure_deployment)
+        return await self._ctx.call("GET", url, self._ctx.structurer(Deployment))
 
     async def update(
         self,
@@ -161,7 +157,7 @@ class DeploymentsAPI:
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments", dep)
         return await self._ctx.call(
-            "POST", url, _serde.structure_deployment, body=body, headers=headers
+            "POST", url, self._ctx.structurer(Deployment), body=body, headers=headers
         )
 
     async def pause(self, deployment_id: str, *, idempotency_key: str | None = None) -> Deployment:
@@ -188,7 +184,9 @@ class DeploymentsAPI:
         """Trigger a manual run now (409 ``ConflictError`` unless the deployment is active)."""
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), "run")
         headers = idempotency_headers(idempotency_key)
-        return await self._ctx.call("POST", url, _serde.structure_run, body={}, headers=headers)
+        return await self._ctx.call(
+            "POST", url, self._ctx.structurer(DeploymentRun), body={}, headers=headers
+        )
 
     async def _action(self, deployment_id: str, action: str, key: str | None) -> Deployment:
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), action)
@@ -196,7 +194,7 @@ class DeploymentsAPI:
         # An empty JSON object, not an empty body: the endpoint pages mark
         # Content-Type required on these POSTs, and ``{}`` is what the docs send.
         return await self._ctx.call(
-            "POST", url, _serde.structure_deployment, body={}, headers=headers
+            "POST", url, self._ctx.structurer(Deployment), body={}, headers=headers
         )
 
     def list(
@@ -230,7 +228,7 @@ class DeploymentsAPI:
             .timestamp("created_at[lte]", created_before, param="created_before")
         )
         url = self._ctx.url("deployments")
-        return paginate(self._ctx, url, query, _structure_deployment_page)
+        return paginate(self._ctx, url, query, self._ctx.structurer(Page[Deployment]))
 
     def with_options(
         self,

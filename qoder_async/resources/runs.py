@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from qoder_async import _serde, _validation
+from qoder_async import _validation
 from qoder_async._literals import (
     RUN_STATUSES,
     TRIGGER_TYPES,
@@ -19,10 +18,6 @@ from qoder_async.resources._base import ResourceContext
 from qoder_async.resources._params import ListParams, paginate
 
 __all__ = ["RUN_STATUSES", "TRIGGER_TYPES", "DeploymentRunsAPI", "RunsAPI"]
-
-
-def _structure_run_page(data: Any) -> Page[DeploymentRun]:
-    return _serde.structure_page(data, DeploymentRun)
 
 
 class RunsAPI:
@@ -58,7 +53,7 @@ class RunsAPI:
             .timestamp("triggered_before", triggered_before)
         )
         url = self._ctx.url("deployments", dep, "runs")
-        return paginate(self._ctx, url, query, _structure_run_page)
+        return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]))
 
     async def get(self, deployment_id: str, run_id: str) -> DeploymentRun:
         """One run of one deployment (404 if it belongs to another deployment)."""
@@ -68,7 +63,7 @@ class RunsAPI:
             "runs",
             _validation.run_id(run_id),
         )
-        return await self._ctx.call("GET", url, _serde.structure_run)
+        return await self._ctx.call("GET", url, self._ctx.structurer(DeploymentRun))
 
 
 class DeploymentRunsAPI:
@@ -104,9 +99,9 @@ class DeploymentRunsAPI:
             .flag("has_error", has_error)
         )
         url = self._ctx.url("deployment_runs")
-        return paginate(self._ctx, url, query, _structure_run_page)
+        return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]))
 
     async def get(self, run_id: str) -> DeploymentRun:
         """One run by id."""
         url = self._ctx.url("deployment_runs", _validation.run_id(run_id))
-        return await self._ctx.call("GET", url, _serde.structure_run)
+        return await self._ctx.call("GET", url, self._ctx.structurer(DeploymentRun))

@@ -116,10 +116,19 @@ def _async_fixtures(scope: Any) -> object:
         async def qoder_client(
             self, qoder_fake_server: FakeQoderServer, qoder_client_options: dict[str, Any]
         ) -> AsyncIterator[QoderClient]:
-            """A ``QoderClient`` bound to ``qoder_fake_server``, closed afterwards."""
+            """A ``QoderClient`` bound to ``qoder_fake_server``, closed afterwards.
+
+            It decodes strictly (``strict_responses=True``, unless ``qoder_client_options``
+            says otherwise): a test should fail on a response that does not fit its model,
+            not log a warning.
+            """
             from qoder_async.client import QoderClient
 
-            options = {"base_url": qoder_fake_server.url, **qoder_client_options}
+            options = {
+                "base_url": qoder_fake_server.url,
+                "strict_responses": True,
+                **qoder_client_options,
+            }
             async with QoderClient(qoder_fake_server.token, **options) as client:
                 yield client
 
