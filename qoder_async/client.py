@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import platform
 import random
 import ssl
 import warnings
@@ -26,6 +28,7 @@ from qoder_async.middleware import (
 from qoder_async.observability import configure_logging_from_env
 from qoder_async.resources import DeploymentRunsAPI, DeploymentsAPI
 from qoder_async.resources._base import ResourceContext
+from qoder_async.resources._options import resolve_timeout
 from qoder_async.retry import RetryMiddleware, Sleep
 from qoder_async.transport import AiohttpTransport, Transport
 
@@ -45,7 +48,8 @@ class QoderClient:
             callable returning one (called on every attempt). Defaults to ``QODER_PAT``.
         base_url: API root; defaults to ``QODER_BASE_URL`` or the global endpoint.
         config: A full ``ClientConfig``; the keyword arguments below override it.
-        timeout: Per-attempt ``Timeouts``, or seconds for the whole attempt.
+        timeout: ``Timeouts`` (pool, connect, read, total), or seconds for one attempt's
+            total (the other timeouts keep their defaults).
         retry: A ``RetryPolicy``, or the number of attempts in all.
         transport: A transport to use instead of the default ``AiohttpTransport``
             (the client does not close a transport it was given).
@@ -91,8 +95,10 @@ class QoderClient:
         except (TypeError, ValueError) as exc:
             # Neither this frame nor the inner ones may keep the raw token for a
             # traceback printed with its locals (pytest --showlocals, error trackers):
-            # re-raise the error without the frames below, and with no token here.
+            # re-raise the error without the frames below, without the (suppressed but
+            # still reachable) errors it was raised from, and with no token here.
             del token
+            exc.__context__ = exc.__cause__ = None
             raise exc.with_traceback(None) from None
         del token
         configure_logging_from_env()
@@ -129,23 +135,19 @@ class QoderClient:
         slots: list[Middleware] = [*self._middleware]
         if config.idempotency_keys:
             slots.append(idempotency_key)
-        slots.append(
-            RetryMiddleware(
-                config.retry,
-                attempt_timeout=config.timeouts.total,
-                sleep=self._sleep,
-                rng=random.Random(),
-            )
-        )
+        slots.append(RetryMiddleware(config.retry, sleep=self._sleep, rng=random.Random()))
         slots.append(
             AuthHeaders(
-                self._token, user_agent=config.user_agent, default_headers=config.default_headers
+                self._token,
+                user_agent=config.user_agent or default_user_agent(),
+                default_headers=config.default_headers,
             )
         )
         slots.extend(self._per_attempt)
         slots.append(decode_errors)
         self._handler: Handler = build_chain(slots, self._transport.send)
-        ctx = ResourceContext(config.base_url, self._handler)
+        # The timeouts ride on every request down to the transport (Request.timeout).
+        ctx = ResourceContext(config.base_url, self._handler, timeouts=config.timeouts)
         self.deployments = DeploymentsAPI(ctx)
         """Deployments: create, get, update, pause, unpause, archive, run, list, bulk."""
         self.deployment_runs = DeploymentRunsAPI(ctx)
@@ -180,16 +182,17 @@ class QoderClient:
     ) -> QoderClient:
         """A client sharing this one's connections, with other timeouts, retries or headers.
 
-        The copy does not own the connections: close the original, not the copy.
+        ``timeout`` replaces the ``Timeouts`` (seconds replace only ``total``). Everything
+        client-wide -- the transport and its pool, and any state held on the client --
+        is shared with this one, not copied. The copy does not own the connections:
+        close the original, not the copy.
         """
         clone = object.__new__(QoderClient)
+        # Every attribute is shared as is (so client-wide state added later is too);
+        # only what the options change, and ownership, differ.
+        clone.__dict__.update(self.__dict__)
         clone._config = _merge_config(self._config, timeout=timeout, retry=retry, headers=headers)
-        clone._token = self._token
-        clone._transport = self._transport
         clone._owns_transport = False
-        clone._middleware = self._middleware
-        clone._per_attempt = self._per_attempt
-        clone._sleep = self._sleep
         clone._closed = False
         clone._build()
         return clone
@@ -233,6 +236,17 @@ class QoderClient:
             )
 
 
+@functools.cache
+def default_user_agent() -> str:
+    """``qoder-async/<version> python/<x.y.z> aiohttp/<x.y.z>``, sent unless configured."""
+    import aiohttp
+
+    from qoder_async import __version__
+
+    python = platform.python_version()
+    return f"qoder-async/{__version__} python/{python} aiohttp/{aiohttp.__version__}"
+
+
 def _resolve_token(token: str | SecretToken | TokenProvider | None) -> SecretToken | TokenProvider:
     if token is None:
         value = os.environ.get(TOKEN_ENV, "").strip()
@@ -269,12 +283,8 @@ def _merge_config(
     if allow_insecure_http is not None:
         changes["allow_insecure_http"] = allow_insecure_http
     if timeout is not None:
-        if isinstance(timeout, Timeouts):
-            changes["timeouts"] = timeout
-        elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
-            changes["timeouts"] = Timeouts(total=float(timeout))
-        else:
-            raise TypeError(f"timeout must be Timeouts or seconds, not {type(timeout).__name__}")
+        current = config.timeouts if config is not None else Timeouts()
+        changes["timeouts"] = resolve_timeout(timeout, current)
     if retry is not None:
         if isinstance(retry, RetryPolicy):
             changes["retry"] = retry

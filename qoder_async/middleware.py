@@ -16,17 +16,10 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from qoder_async import _json
 from qoder_async._messages import Request, Response
 from qoder_async._redaction import SENSITIVE_HEADERS, SecretHeaderValue
 from qoder_async.config import SecretToken
-from qoder_async.errors import (
-    QoderConfigError,
-    ResponseDecodeError,
-    decode_error,
-    request_id_of,
-    snippet,
-)
+from qoder_async.errors import QoderConfigError, decode_error, parse_body
 
 __all__ = [
     "AuthHeaders",
@@ -187,7 +180,9 @@ def _provided_bearer(token: object) -> SecretHeaderValue:
 async def decode_errors(request: Request, call_next: Handler) -> Response:
     """Raise the typed ``APIStatusError`` for any non-2xx response; parse a 2xx body.
 
-    It runs inside each attempt, so the retry layer decides on typed errors.
+    It runs inside each attempt, so the retry layer decides on typed errors. Together
+    with ``errors.decode_error`` (which parses error bodies with the same
+    ``errors.parse_body``) this is the one place a response becomes data or an error.
     """
     response = await call_next(request)
     if not 200 <= response.status < 300:
@@ -197,14 +192,4 @@ async def decode_errors(request: Request, call_next: Handler) -> Response:
     # body is left to the caller: only it knows whether the endpoint returns one.
     if not response.content:
         return response
-    try:
-        return response.with_data(_json.loads(response.content))
-    except (ValueError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
-        raise ResponseDecodeError(
-            f"response body is {reason}",
-            status=response.status,
-            request_id=request_id_of(response.headers),
-            body=snippet(response.content),
-            corrupt=True,
-        ) from None
+    return response.set_parsed(parse_body(response))

@@ -10,24 +10,37 @@ from urllib.parse import quote
 from qoder_async import _json
 from qoder_async._messages import NOT_PARSED, Request, Response
 from qoder_async._serde import DecodeFailure
-from qoder_async.errors import ResponseDecodeError, request_id_of, snippet
+from qoder_async.config import Timeouts
+from qoder_async.errors import ResponseDecodeError, parse_body, response_decode_error
 from qoder_async.middleware import Handler
+from qoder_async.resources._options import CallOptions
 
-__all__ = ["ResourceContext"]
+__all__ = ["CallOptions", "ResourceContext"]
 
 T = TypeVar("T")
 
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ResourceContext:
-    """The base URL and the composed handler a resource sends through."""
+    """What resources send through: the base URL, the composed handler, the timeouts.
 
-    __slots__ = ("base_url", "handler")
+    Args:
+        base_url: The API root.
+        handler: The client's middleware chain.
+        timeouts: The client's ``Timeouts``, carried on every request (``None``: the
+            transport's own).
+    """
 
-    def __init__(self, base_url: str, handler: Handler) -> None:
+    __slots__ = ("base_url", "handler", "timeouts")
+
+    def __init__(
+        self, base_url: str, handler: Handler, *, timeouts: Timeouts | None = None
+    ) -> None:
         self.base_url = base_url
         self.handler = handler
+        self.timeouts = timeouts
 
     def url(self, *segments: str) -> str:
         """``base_url`` joined with already-validated path segments, each URL-quoted."""
@@ -49,8 +62,18 @@ class ResourceContext:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        options: CallOptions | None = None,
     ) -> Response:
         """Send one logical call through the chain (retries happen inside)."""
+        timeouts = self.timeouts
+        if options is not None:
+            timeouts = options.timeouts(timeouts)
+            if options.headers:
+                headers = {**headers, **options.headers} if headers else options.headers
+            if options.query:
+                params = {**params, **options.query} if params else options.query
+            if options.body:
+                body = {**body, **options.body} if isinstance(body, dict) else options.body
         # Positional: attrs' keyword construction costs more, and this runs per call.
         request = Request(
             method,
@@ -58,6 +81,7 @@ class ResourceContext:
             dict(headers) if headers else {},
             params,
             None if body is None else _json.dumps(body),
+            timeouts,
         )
         return await self.handler(request)
 
@@ -70,38 +94,36 @@ class ResourceContext:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        options: CallOptions | None = None,
     ) -> T:
         """Send, then structure the 2xx body with ``structure`` or raise ``ResponseDecodeError``."""
-        response = await self.send(method, url, params=params, body=body, headers=headers)
+        response = await self.send(
+            method, url, params=params, body=body, headers=headers, options=options
+        )
         return decode(response, structure)
 
 
 def decode(response: Response, structure: Callable[[Any], T]) -> T:
-    """Parse and structure a success body; anything unexpected is a ``ResponseDecodeError``."""
-    data = response.data
-    try:
-        if data is NOT_PARSED:  # a chain without the decoding step (custom transports)
-            data = _json.loads(response.content)
-    except ValueError as exc:
-        raise _decode_error(response, f"response body is not valid JSON: {exc}") from None
-    except RecursionError:
-        # The stdlib parser (used without orjson) recurses once per nesting level.
-        raise _decode_error(response, "response body is nested too deeply") from None
-    try:
-        return structure(data)
-    except DecodeFailure as exc:
-        raise _decode_error(response, f"response body does not fit the model: {exc}") from None
-    except RecursionError:
-        raise _decode_error(response, "response body is nested too deeply") from None
+    """Structure a success body; anything unexpected is a ``ResponseDecodeError``.
 
-
-def _decode_error(response: Response, message: str) -> ResponseDecodeError:
-    return ResponseDecodeError(
-        message,
-        status=response.status,
-        request_id=request_id_of(response.headers),
-        body=snippet(response.content),
-    )
+    The body was parsed inside the attempt by the chain's decoding step; only a chain
+    without that step (a hand-built one) leaves it to be parsed here, the same way.
+    """
+    try:
+        data = response.data
+        if data is NOT_PARSED:
+            data = parse_body(response)
+        try:
+            return structure(data)
+        except DecodeFailure as exc:
+            raise response_decode_error(response, f"does not fit the model: {exc}") from None
+        except RecursionError:
+            raise response_decode_error(response, "is nested too deeply") from None
+    except ResponseDecodeError as error:
+        # The call itself succeeded: a write's change was applied.
+        error.attempts = response.attempts
+        error.maybe_applied = response.request.method not in _SAFE_METHODS
+        raise
 
 
 def idempotency_headers(key: str | None) -> Mapping[str, str] | None:

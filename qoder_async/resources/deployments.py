@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from qoder_async import _serde, _validation
 from qoder_async._serde import DecodeFailure
-from qoder_async.config import RetryPolicy
+from qoder_async.config import RetryPolicy, Timeouts
 from qoder_async.models import AgentRef, Deployment, DeploymentRun, Page, ScheduleSpec
 from qoder_async.pagination import AsyncPaginator
-from qoder_async.resources._base import ResourceContext, idempotency_headers
+from qoder_async.resources._base import CallOptions, ResourceContext, idempotency_headers
 from qoder_async.resources._params import ListParams, paginate
 from qoder_async.resources.runs import RunsAPI
 
@@ -54,6 +54,10 @@ class DeploymentsAPI:
     ``ValueError`` / ``TypeError`` naming the bad parameter. Writes carry an
     ``Idempotency-Key`` (minted once per call unless you pass ``idempotency_key``), so
     the SDK can retry them after a lost response without applying them twice.
+
+    Every method also takes, for that one call: ``timeout`` (``Timeouts``, or seconds
+    for one attempt's total), ``extra_headers`` and ``extra_query`` (str to str), and on
+    writes ``extra_body`` (merged into the JSON body); they are merged last.
     """
 
     __slots__ = ("_ctx", "runs")
@@ -78,8 +82,13 @@ class DeploymentsAPI:
         environment_variables: str | None = None,
         budget: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Create an active deployment (manual-only when ``schedule`` is omitted)."""
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
         body = _validation.build_create_body(
             name=name,
             agent=agent,
@@ -96,13 +105,21 @@ class DeploymentsAPI:
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments")
         return await self._ctx.call(
-            "POST", url, _serde.structure_deployment, body=body, headers=headers
+            "POST", url, _serde.structure_deployment, body=body, headers=headers, options=options
         )
 
-    async def get(self, deployment_id: str) -> Deployment:
+    async def get(
+        self,
+        deployment_id: str,
+        *,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> Deployment:
         """One deployment by id (archived ones included)."""
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id))
-        return await self._ctx.call("GET", url, _serde.structure_deployment)
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return await self._ctx.call("GET", url, _serde.structure_deployment, options=options)
 
     async def update(
         self,
@@ -120,6 +137,10 @@ class DeploymentsAPI:
         environment_variables: str | None = NOT_GIVEN,
         budget: Mapping[str, Any] | None = NOT_GIVEN,
         idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Change only the fields you pass.
 
@@ -128,6 +149,7 @@ class DeploymentsAPI:
         ``schedule=None`` clears it (the deployment becomes manual-only).
         """
         dep = _validation.deployment_id(deployment_id)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
         given = {
             key: value
             for key, value in (
@@ -155,42 +177,82 @@ class DeploymentsAPI:
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments", dep)
         return await self._ctx.call(
-            "POST", url, _serde.structure_deployment, body=body, headers=headers
+            "POST", url, _serde.structure_deployment, body=body, headers=headers, options=options
         )
 
-    async def pause(self, deployment_id: str, *, idempotency_key: str | None = None) -> Deployment:
+    async def pause(
+        self,
+        deployment_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Deployment:
         """Stop scheduled firing (409 ``ConflictError`` when already paused)."""
-        return await self._action(deployment_id, "pause", idempotency_key)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
+        return await self._action(deployment_id, "pause", idempotency_key, options)
 
     async def unpause(
-        self, deployment_id: str, *, idempotency_key: str | None = None
+        self,
+        deployment_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Resume a paused deployment (409 ``ConflictError`` when it is not paused)."""
-        return await self._action(deployment_id, "unpause", idempotency_key)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
+        return await self._action(deployment_id, "unpause", idempotency_key, options)
 
     async def archive(
-        self, deployment_id: str, *, idempotency_key: str | None = None
+        self,
+        deployment_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Archive for good: no unarchive exists (409 ``ConflictError`` when already archived).
 
         The returned deployment has ``archived_at`` set (``is_archived`` is true); its
         ``status`` keeps its previous value, as the API does.
         """
-        return await self._action(deployment_id, "archive", idempotency_key)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
+        return await self._action(deployment_id, "archive", idempotency_key, options)
 
-    async def run(self, deployment_id: str, *, idempotency_key: str | None = None) -> DeploymentRun:
+    async def run(
+        self,
+        deployment_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> DeploymentRun:
         """Trigger a manual run now (409 ``ConflictError`` unless the deployment is active)."""
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), "run")
         headers = idempotency_headers(idempotency_key)
-        return await self._ctx.call("POST", url, _serde.structure_run, body={}, headers=headers)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
+        return await self._ctx.call(
+            "POST", url, _serde.structure_run, body={}, headers=headers, options=options
+        )
 
-    async def _action(self, deployment_id: str, action: str, key: str | None) -> Deployment:
+    async def _action(
+        self, deployment_id: str, action: str, key: str | None, options: CallOptions | None
+    ) -> Deployment:
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), action)
         headers = idempotency_headers(key)
         # An empty JSON object, not an empty body: the endpoint pages mark
         # Content-Type required on these POSTs, and ``{}`` is what the docs send.
         return await self._ctx.call(
-            "POST", url, _serde.structure_deployment, body={}, headers=headers
+            "POST", url, _serde.structure_deployment, body={}, headers=headers, options=options
         )
 
     def list(
@@ -204,6 +266,9 @@ class DeploymentsAPI:
         limit: int | None = None,
         after_id: str | None = None,
         before_id: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
     ) -> AsyncPaginator[Deployment]:
         """Deployments, newest first; archived ones only with ``include_archived=True``.
 
@@ -220,7 +285,8 @@ class DeploymentsAPI:
             .timestamp("created_at[lte]", created_before, param="created_before")
         )
         url = self._ctx.url("deployments")
-        return paginate(self._ctx, url, query, _structure_deployment_page)
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return paginate(self._ctx, url, query, _structure_deployment_page, options)
 
     def bulk_archive(
         self,

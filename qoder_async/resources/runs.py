@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from qoder_async import _serde, _validation
+from qoder_async.config import Timeouts
 from qoder_async.models import DeploymentRun, Page
 from qoder_async.pagination import AsyncPaginator
-from qoder_async.resources._base import ResourceContext
+from qoder_async.resources._base import CallOptions, ResourceContext
 from qoder_async.resources._params import ListParams, paginate
 
 __all__ = ["DeploymentRunsAPI", "RunsAPI"]
@@ -40,6 +42,9 @@ class RunsAPI:
         limit: int | None = None,
         after_id: str | None = None,
         before_id: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
     ) -> AsyncPaginator[DeploymentRun]:
         """Runs of a deployment, newest first by ``triggered_at``."""
         dep = _validation.deployment_id(deployment_id)
@@ -50,9 +55,18 @@ class RunsAPI:
             .timestamp("triggered_before", triggered_before)
         )
         url = self._ctx.url("deployments", dep, "runs")
-        return paginate(self._ctx, url, query, _structure_run_page)
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return paginate(self._ctx, url, query, _structure_run_page, options)
 
-    async def get(self, deployment_id: str, run_id: str) -> DeploymentRun:
+    async def get(
+        self,
+        deployment_id: str,
+        run_id: str,
+        *,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> DeploymentRun:
         """One run of one deployment (404 if it belongs to another deployment)."""
         url = self._ctx.url(
             "deployments",
@@ -60,7 +74,8 @@ class RunsAPI:
             "runs",
             _validation.run_id(run_id),
         )
-        return await self._ctx.call("GET", url, _serde.structure_run)
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return await self._ctx.call("GET", url, _serde.structure_run, options=options)
 
 
 class DeploymentRunsAPI:
@@ -81,6 +96,9 @@ class DeploymentRunsAPI:
         limit: int | None = None,
         after_id: str | None = None,
         before_id: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
     ) -> AsyncPaginator[DeploymentRun]:
         """Every run of the caller, newest first, with the documented filters."""
         query = (
@@ -91,9 +109,18 @@ class DeploymentRunsAPI:
             .flag("has_error", has_error)
         )
         url = self._ctx.url("deployment_runs")
-        return paginate(self._ctx, url, query, _structure_run_page)
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return paginate(self._ctx, url, query, _structure_run_page, options)
 
-    async def get(self, run_id: str) -> DeploymentRun:
+    async def get(
+        self,
+        run_id: str,
+        *,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> DeploymentRun:
         """One run by id."""
         url = self._ctx.url("deployment_runs", _validation.run_id(run_id))
-        return await self._ctx.call("GET", url, _serde.structure_run)
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return await self._ctx.call("GET", url, _serde.structure_run, options=options)
