@@ -39,17 +39,12 @@ def make_chain(
     policy: RetryPolicy | None = None,
     keys: bool = True,
     per_attempt: tuple[Middleware, ...] = (),
-    attempt_timeout: float | None = None,
 ) -> tuple[Handler, MockTransport, SleepRecorder]:
     transport = MockTransport(handler)
     sleeper = SleepRecorder()
     slots: list[Middleware] = [idempotency_key] if keys else []
     slots.append(
-        RetryMiddleware(
-            policy or RetryPolicy(jitter=False),
-            attempt_timeout=attempt_timeout,
-            sleep=sleeper,
-        )
+        RetryMiddleware(policy or RetryPolicy(jitter=False), sleep=sleeper)
     )
     slots.append(AuthHeaders(SecretToken(TOKEN), user_agent="qoder-async/test"))
     slots.extend(per_attempt)
