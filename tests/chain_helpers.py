@@ -43,9 +43,7 @@ def make_chain(
     transport = MockTransport(handler)
     sleeper = SleepRecorder()
     slots: list[Middleware] = [idempotency_key] if keys else []
-    slots.append(
-        RetryMiddleware(policy or RetryPolicy(jitter=False), sleep=sleeper)
-    )
+    slots.append(RetryMiddleware(policy or RetryPolicy(jitter=False), sleep=sleeper))
     slots.append(AuthHeaders(SecretToken(TOKEN), user_agent="qoder-async/test"))
     slots.extend(per_attempt)
     slots.append(decode_errors)
