@@ -164,7 +164,14 @@ class AiohttpTransport:
                 # (``True`` defers to the session connector's own setting).
                 ssl=self._ssl,
             ) as resp:
-                content = await self._read_capped(resp, request)
+                length = resp.content_length
+                # The usual answer: a plain body of known size within the cap, read
+                # here rather than through ``_read_capped`` (a coroutine less per call).
+                plain = "Content-Encoding" not in resp.headers
+                if length is not None and length <= self._max_bytes and plain:
+                    content = await resp.read()
+                else:
+                    content = await self._read_capped(resp, request)
                 # Positional: attrs' keyword construction costs more, and this runs per
                 # attempt.
                 return Response(

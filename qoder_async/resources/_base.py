@@ -54,6 +54,36 @@ class ResourceContext:
             for segment in segments
         )
 
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        options: CallOptions | None = None,
+    ) -> Request:
+        """The request for one logical call, with the call's options merged last."""
+        timeouts = self.timeouts
+        if options is not None:
+            timeouts = options.timeouts(timeouts)
+            if options.headers:
+                headers = {**headers, **options.headers} if headers else options.headers
+            if options.query:
+                params = {**params, **options.query} if params else options.query
+            if options.body:
+                body = {**body, **options.body} if isinstance(body, dict) else options.body
+        # Positional: attrs' keyword construction costs more, and this runs per call.
+        return Request(
+            method,
+            url,
+            dict(headers) if headers else {},
+            params,
+            None if body is None else _json.dumps(body),
+            timeouts,
+        )
+
     async def send(
         self,
         method: str,
@@ -65,23 +95,8 @@ class ResourceContext:
         options: CallOptions | None = None,
     ) -> Response:
         """Send one logical call through the chain (retries happen inside)."""
-        timeouts = self.timeouts
-        if options is not None:
-            timeouts = options.timeouts(timeouts)
-            if options.headers:
-                headers = {**headers, **options.headers} if headers else options.headers
-            if options.query:
-                params = {**params, **options.query} if params else options.query
-            if options.body:
-                body = {**body, **options.body} if isinstance(body, dict) else options.body
-        # Positional: attrs' keyword construction costs more, and this runs per call.
-        request = Request(
-            method,
-            url,
-            dict(headers) if headers else {},
-            params,
-            None if body is None else _json.dumps(body),
-            timeouts,
+        request = self.request(
+            method, url, params=params, body=body, headers=headers, options=options
         )
         return await self.handler(request)
 
@@ -97,10 +112,11 @@ class ResourceContext:
         options: CallOptions | None = None,
     ) -> T:
         """Send, then structure the 2xx body with ``structure`` or raise ``ResponseDecodeError``."""
-        response = await self.send(
+        # Not through ``send``: one coroutine less on every call.
+        request = self.request(
             method, url, params=params, body=body, headers=headers, options=options
         )
-        return decode(response, structure)
+        return decode(await self.handler(request), structure)
 
 
 def decode(response: Response, structure: Callable[[Any], T]) -> T:

@@ -53,9 +53,9 @@ class CallOptions:
         extra_body: Mapping[str, Any] | None = None,
     ) -> CallOptions | None:
         """Validated options, or ``None`` when the caller gave none."""
-        extras = (extra_headers, extra_query, extra_body)
-        if timeout is None and extras == (None, None, None):
-            return None  # the usual call: nothing to check or merge
+        if timeout is None and extra_headers is None and extra_query is None:  # noqa: SIM102
+            if extra_body is None:
+                return None  # the usual call: nothing to check or merge
         if timeout is not None:
             resolve_timeout(timeout, Timeouts())  # checked now; applied to the client's
         return cls(
