@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -114,9 +115,12 @@ async def hung_tls_url() -> AsyncIterator[str]:
         await server.wait_closed()
 
 
+TOKEN = "pt-timeouts-test-secret"
+
+
 def _client(url: str, **kwargs: object) -> QoderClient:
     kwargs.setdefault("retry", ONE_ATTEMPT)
-    return QoderClient("pt-timeouts-test", base_url=url, **kwargs)  # type: ignore[arg-type]
+    return QoderClient(TOKEN, base_url=url, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_with_options_read_timeout_takes_effect(slow_url: str) -> None:
@@ -199,6 +203,17 @@ async def test_attempt_timeout_is_retried_and_counted(quick_then_slow_url: str) 
             await client.deployments.get(DEP)
     assert info.value.attempts == 2
     assert info.value.maybe_applied is False  # a GET
+
+
+async def test_a_timeout_shows_no_token_even_with_locals(slow_url: str) -> None:
+    async with _client(slow_url, timeout=Timeouts(read=0.3)) as client:
+        with pytest.raises(APITimeoutError) as info:
+            await client.deployments.get(DEP)
+    rendered = "".join(
+        traceback.TracebackException.from_exception(info.value, capture_locals=True).format()
+    )
+    assert "TimeoutError" in rendered  # the chain below was rendered too
+    assert TOKEN not in rendered
 
 
 def test_body_fixture_is_the_deployment_asked_for() -> None:
