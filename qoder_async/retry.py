@@ -230,12 +230,16 @@ class RetryMiddleware:
                     raise _timed_out(request, limit, 1) from exc
         except Exception as error:
             _attempt_ended(request, 1, started, observer, error=error)
-            if policy.max_attempts > 1 and is_retryable(request, error):
-                return await self._retry(request, call_next, policy, error, started, observer)
-            _annotate(request, error, 1, _may_have_reached(error))
-            raise
-        _attempt_ended(request, 1, started, observer, response=response)
-        return response
+            if policy.max_attempts == 1 or not is_retryable(request, error):
+                _annotate(request, error, 1, _may_have_reached(error))
+                raise
+            failed = error
+        else:
+            _attempt_ended(request, 1, started, observer, response=response)
+            return response
+        # Outside the except block: a later attempt's error must not be chained to this
+        # one as "during handling of the above exception".
+        return await self._retry(request, call_next, policy, failed, started, observer)
 
     async def _retry(
         self,
@@ -267,9 +271,9 @@ class RetryMiddleware:
             asked = state.upcoming_sleep
             begun = time.monotonic()
             await self._sleep(asked)
-            # Count the sleep asked for, not the one that happened: with an injected
-            # sleep that returns at once the deadline still holds, as it would for real.
-            state.start_time -= asked - (time.monotonic() - begun)
+            # Count at least the sleep asked for: with an injected sleep that returns at
+            # once the deadline still holds, as it would for real.
+            state.start_time -= max(0.0, asked - (time.monotonic() - begun))
             state.idle_for += asked
             state.prepare_for_next_attempt()
             elapsed = time.monotonic() - state.start_time

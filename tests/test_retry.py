@@ -351,6 +351,14 @@ async def test_error_after_a_maybe_applied_attempt_says_so_and_counts_attempts()
     assert len(transport.requests) == 2
 
 
+async def test_the_surfacing_error_is_not_chained_to_earlier_attempts() -> None:
+    chain, _, _ = make_chain(scripted(503, 502), policy=RetryPolicy(max_attempts=2, jitter=False))
+    with pytest.raises(InternalServerError) as info:
+        await chain(get())
+    assert info.value.status == 502
+    assert info.value.__context__ is None
+
+
 async def test_write_refused_at_once_was_not_applied() -> None:
     chain, _, _ = make_chain(scripted(400))
     with pytest.raises(BadRequestError) as info:
