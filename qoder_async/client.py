@@ -21,6 +21,7 @@ from qoder_async.middleware import (
     Handler,
     Middleware,
     TokenProvider,
+    attempt_handler,
     build_chain,
     decode_errors,
     idempotency_key,
@@ -136,16 +137,17 @@ class QoderClient:
         if config.idempotency_keys:
             slots.append(idempotency_key)
         slots.append(RetryMiddleware(config.retry, sleep=self._sleep, rng=random.Random()))
-        slots.append(
-            AuthHeaders(
-                self._token,
-                user_agent=config.user_agent or default_user_agent(),
-                default_headers=config.default_headers,
-            )
+        auth = AuthHeaders(
+            self._token,
+            user_agent=config.user_agent or default_user_agent(),
+            default_headers=config.default_headers,
         )
-        slots.extend(self._per_attempt)
-        slots.append(decode_errors)
-        self._handler: Handler = build_chain(slots, self._transport.send)
+        if self._per_attempt:
+            attempt = build_chain([auth, *self._per_attempt, decode_errors], self._transport.send)
+        else:
+            # The usual client: headers, transport and decoding in one coroutine.
+            attempt = attempt_handler(auth, self._transport.send)
+        self._handler: Handler = build_chain(slots, attempt)
         # The timeouts ride on every request down to the transport (Request.timeout).
         ctx = ResourceContext(config.base_url, self._handler, timeouts=config.timeouts)
         self.deployments = DeploymentsAPI(ctx)
