@@ -36,7 +36,6 @@ from collections.abc import Awaitable, Callable
 
 import tenacity
 
-from qoder_async._attempt_log import describe, log_attempt
 from qoder_async._messages import Request, Response
 from qoder_async.config import RetryPolicy
 from qoder_async.errors import (
@@ -47,6 +46,7 @@ from qoder_async.errors import (
     ResponseDecodeError,
 )
 from qoder_async.middleware import IDEMPOTENCY_HEADER, Handler
+from qoder_async.observability import loggable_headers
 
 __all__ = [
     "AttemptObserver",
@@ -334,7 +334,7 @@ def _attempt_ended(
 ) -> None:
     """Log the attempt (at debug level) and tell the task's observer, if any."""
     if logger.isEnabledFor(logging.DEBUG):
-        log_attempt(request, number, begun, response=response, error=error)
+        _log_attempt(request, number, begun, response=response, error=error)
     if observer is not None:
         observer(number, error)
 
@@ -361,7 +361,7 @@ def _log_retry(request: Request, state: tenacity.RetryCallState, error: BaseExce
         request.path,
         state.upcoming_sleep,
         state.attempt_number,
-        describe(error),
+        _describe(error),
     )
 
 
@@ -376,3 +376,53 @@ def _timed_out(request: Request, limit: float, number: int) -> APITimeoutError:
 def _retry_after(state: tenacity.RetryCallState) -> float | None:
     assert state.outcome is not None
     return getattr(state.outcome.exception(), "retry_after", None)
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, APIStatusError):
+        return f"HTTP {error.status}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _log_attempt(
+    request: Request,
+    number: int,
+    begun: float,
+    *,
+    response: Response | None = None,
+    error: BaseException | None = None,
+) -> None:
+    # The headers as sent (auth and defaults are added below this layer), when known.
+    sent = request
+    response_headers: dict[str, str] | None = None
+    if response is not None:
+        status: object = response.status
+        request_id = response.header("x-request-id") or response.header("request-id")
+        sent = response.request
+        response_headers = loggable_headers(response.headers)
+    else:
+        status = getattr(error, "status", None) or type(error).__name__
+        request_id = getattr(error, "request_id", None)
+        attempted = getattr(error, "request", None)
+        if isinstance(attempted, Request):
+            sent = attempted
+    logger.debug(
+        "%s %s status=%s attempt=%d elapsed_ms=%.1f request_id=%s idempotency_key=%s "
+        "request_headers=%s response_headers=%s",
+        request.method,
+        request.path,
+        status,
+        number,
+        (time.monotonic() - begun) * 1000.0,
+        request_id,
+        request.header(IDEMPOTENCY_HEADER),
+        loggable_headers(sent.headers),
+        response_headers,
+        extra={
+            "qoder_method": request.method,
+            "qoder_path": request.path,
+            "qoder_status": status,
+            "qoder_attempt": number,
+            "qoder_request_id": request_id,
+        },
+    )
