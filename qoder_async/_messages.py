@@ -7,13 +7,16 @@ attempt sends exactly the same bytes (which is what lets the API replay an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from qoder_async import _json
 from qoder_async._redaction import headers_repr
+
+if TYPE_CHECKING:
+    from qoder_async.config import Timeouts
 
 __all__ = ["NOT_PARSED", "Request", "Response", "url_path"]
 
@@ -46,8 +49,10 @@ class Request:
             The repr shows the values of ``SENSITIVE_HEADERS`` as ``[redacted]``.
         params: Query parameters, already converted to strings.
         content: The encoded body, or ``None`` for no body.
-        timeout: Seconds this attempt may take in total, set by the retry layer from the
-            call's remaining deadline; ``None`` uses the transport's own timeouts.
+        timeout: The ``Timeouts`` of this call (the client's, ``with_options``' or the
+            per-call ``timeout=``), carried down to the transport, which enforces pool,
+            connect and read per request; the retry layer bounds each attempt by
+            ``total`` and the call's deadline. ``None``: the transport's own defaults.
     """
 
     method: str
@@ -56,7 +61,7 @@ class Request:
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=headers_repr)
     params: Mapping[str, str] | None = None
     content: bytes | None = None
-    timeout: float | None = None
+    timeout: Timeouts | None = None
 
     @property
     def path(self) -> str:
@@ -70,9 +75,9 @@ class Request:
         # Built directly rather than with attrs.evolve: this runs on every write.
         return Request(self.method, self.url, merged, self.params, self.content, self.timeout)
 
-    def with_timeout(self, timeout: float | None) -> Request:
-        """Return a copy whose attempt timeout is ``timeout`` seconds."""
-        return attrs.evolve(self, timeout=timeout)
+    def with_timeout(self, timeout: Timeouts | None) -> Request:
+        """Return a copy carrying ``timeout`` instead."""
+        return Request(self.method, self.url, self.headers, self.params, self.content, timeout)
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
@@ -98,6 +103,8 @@ class Response:
         elapsed: Seconds from sending to having read the body.
         data: The parsed JSON body of a 2xx, set once by the chain's decoding step
             (``NOT_PARSED`` before that), so the body is parsed once per response.
+        attempts: Which attempt of its call produced this response (set by the retry
+            layer), so an error found later in the body can say so.
     """
 
     status: int
@@ -106,10 +113,26 @@ class Response:
     request: Request
     elapsed: float = 0.0
     data: Any = attrs.field(default=NOT_PARSED, eq=False, repr=False)
+    attempts: int = attrs.field(default=1, eq=False, repr=False)
 
     def with_data(self, data: Any) -> Response:
         """A copy carrying the parsed body."""
         return Response(self.status, self.headers, self.content, self.request, self.elapsed, data)
+
+    def set_parsed(self, data: Any) -> Response:
+        """Record the parsed body on this response and return it.
+
+        Only the chain's decoding step calls it, on the response the transport has just
+        made for this attempt (before anyone else holds it): one object per attempt
+        instead of a copy per response. The value is derived from ``content``, so the
+        response stays equal to what it was.
+        """
+        object.__setattr__(self, "data", data)
+        return self
+
+    def mark_attempts(self, attempts: int) -> None:
+        """Record which attempt produced this response (the retry layer, once)."""
+        object.__setattr__(self, "attempts", attempts)
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup that also works on plain dicts."""
@@ -129,7 +152,7 @@ class Response:
         """
         if self.data is not NOT_PARSED:
             return self.data
-        return json.loads(self.content)
+        return _json.loads(self.content)
 
     @property
     def is_success(self) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import platform
 import random
 import ssl
 import warnings
@@ -19,6 +21,7 @@ from qoder_async.middleware import (
     Handler,
     Middleware,
     TokenProvider,
+    attempt_handler,
     build_chain,
     decode_errors,
     idempotency_key,
@@ -26,6 +29,7 @@ from qoder_async.middleware import (
 from qoder_async.observability import configure_logging_from_env
 from qoder_async.resources import DeploymentRunsAPI, DeploymentsAPI
 from qoder_async.resources._base import ResourceContext
+from qoder_async.resources._options import resolve_timeout
 from qoder_async.retry import RetryMiddleware, Sleep
 from qoder_async.transport import AiohttpTransport, Transport
 
@@ -46,7 +50,8 @@ class QoderClient:
             callable returning one (called on every attempt). Defaults to ``QODER_PAT``.
         base_url: API root; defaults to ``QODER_BASE_URL`` or the global endpoint.
         config: A full ``ClientConfig``; the keyword arguments below override it.
-        timeout: Per-attempt ``Timeouts``, or seconds for the whole attempt.
+        timeout: ``Timeouts`` (pool, connect, read, total), or seconds for one attempt's
+            total (the other timeouts keep their defaults).
         retry: A ``RetryPolicy``, or the number of attempts in all.
         transport: A transport to use instead of the default ``AiohttpTransport``
             (the client does not close a transport it was given).
@@ -98,8 +103,10 @@ class QoderClient:
         except (TypeError, ValueError) as exc:
             # Neither this frame nor the inner ones may keep the raw token for a
             # traceback printed with its locals (pytest --showlocals, error trackers):
-            # re-raise the error without the frames below, and with no token here.
+            # re-raise the error without the frames below, without the (suppressed but
+            # still reachable) errors it was raised from, and with no token here.
             del token
+            exc.__context__ = exc.__cause__ = None
             raise exc.with_traceback(None) from None
         del token
         configure_logging_from_env()
@@ -140,24 +147,19 @@ class QoderClient:
         slots: list[Middleware] = [*self._middleware]
         if config.idempotency_keys:
             slots.append(idempotency_key)
-        slots.append(
-            RetryMiddleware(
-                config.retry,
-                attempt_timeout=config.timeouts.total,
-                sleep=self._sleep,
-                rng=random.Random(),
-            )
+        slots.append(RetryMiddleware(config.retry, sleep=self._sleep, rng=random.Random()))
+        auth = AuthHeaders(
+            self._token,
+            user_agent=config.user_agent or default_user_agent(),
+            default_headers=config.default_headers,
         )
-        slots.append(
-            AuthHeaders(
-                self._token, user_agent=config.user_agent, default_headers=config.default_headers
-            )
-        )
-        slots.extend(self._per_attempt)
-        slots.append(decode_errors)
-        self._handler: Handler = build_chain(slots, self._transport.send)
-        parts = (config, self._token, self._transport, self._middleware, self._per_attempt)
-        sleep = self._sleep
+        if self._per_attempt:
+            attempt = build_chain([auth, *self._per_attempt, decode_errors], self._transport.send)
+        else:
+            # The usual client: headers, transport and decoding in one coroutine.
+            attempt = attempt_handler(auth, self._transport.send)
+        self._handler: Handler = build_chain(slots, attempt)
+        parts = self._parts()
 
         def derive(
             *,
@@ -167,13 +169,16 @@ class QoderClient:
         ) -> ResourceContext:
             # What a resource's own ``with_options`` builds on. It closes over the parts,
             # not over ``self``: a client and its resources must not form a cycle.
-            clone = _derived(
-                *parts, sleep, retry=retry, timeout=timeout, extra=per_attempt_middleware
-            )
+            clone = _derived(parts, retry=retry, timeout=timeout, extra=per_attempt_middleware)
             return clone._ctx
 
+        # The timeouts ride on every request down to the transport (Request.timeout).
         ctx = self._ctx = ResourceContext(
-            config.base_url, self._handler, derive, strict_responses=config.strict_responses
+            config.base_url,
+            self._handler,
+            derive,
+            timeouts=config.timeouts,
+            strict_responses=config.strict_responses,
         )
         self.deployments = DeploymentsAPI(ctx)
         """Deployments: create, get, update, pause, unpause, archive, run, list, bulk."""
@@ -210,15 +215,23 @@ class QoderClient:
     ) -> QoderClient:
         """A client sharing this one's connections, with other timeouts, retries or headers.
 
+        ``timeout`` replaces the ``Timeouts`` (seconds replace only ``total``);
         ``per_attempt_middleware`` runs on every attempt after this client's own
-        per-attempt middleware. The copy does not own the connections: close the
-        original, not the copy.
+        per-attempt middleware. Everything client-wide -- the transport and its pool, and
+        any state held on the client -- is shared with this one, not copied. The copy does
+        not own the connections: close the original, not the copy.
         """
-        config = _merge_config(self._config, headers=headers)
-        parts = (config, self._token, self._transport, self._middleware, self._per_attempt)
         return _derived(
-            *parts, self._sleep, retry=retry, timeout=timeout, extra=per_attempt_middleware
+            self._parts(),
+            retry=retry,
+            timeout=timeout,
+            headers=headers,
+            extra=per_attempt_middleware,
         )
+
+    def _parts(self) -> dict[str, Any]:
+        """What a derived client shares with this one: everything but what ``_build`` makes."""
+        return {name: value for name, value in vars(self).items() if name not in _BUILT}
 
     async def aclose(self) -> None:
         """Close the connections this client opened. Safe to call more than once."""
@@ -259,30 +272,40 @@ class QoderClient:
             )
 
 
+_BUILT = frozenset({"_handler", "_ctx", "deployments", "deployment_runs"})
+"""Attributes ``_build`` makes from the others; a derived client builds its own."""
+
+
 def _derived(
-    config: ClientConfig,
-    token: SecretToken | TokenProvider,
-    transport: Transport,
-    middleware: tuple[Middleware, ...],
-    per_attempt: tuple[Middleware, ...],
-    sleep: Sleep | None,
+    parts: Mapping[str, Any],
     *,
-    retry: RetryPolicy | int | None,
-    timeout: Timeouts | float | None,
-    extra: Sequence[Middleware],
+    retry: RetryPolicy | int | None = None,
+    timeout: Timeouts | float | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Sequence[Middleware] = (),
 ) -> QoderClient:
-    """A client on ``transport`` (not owned) with the given parts and options."""
+    """A client sharing ``parts`` (transport not owned), with the given options on top."""
     clone = object.__new__(QoderClient)
-    clone._config = _merge_config(config, timeout=timeout, retry=retry)
-    clone._token = token
-    clone._transport = transport
+    # Every attribute is shared as is (so client-wide state added later is too); only
+    # what the options change, and ownership, differ.
+    clone.__dict__.update(parts)
+    clone._config = _merge_config(clone._config, timeout=timeout, retry=retry, headers=headers)
+    clone._per_attempt = (*clone._per_attempt, *extra)
     clone._owns_transport = False
-    clone._middleware = middleware
-    clone._per_attempt = (*per_attempt, *extra)
-    clone._sleep = sleep
     clone._closed = False
     clone._build()
     return clone
+
+
+@functools.cache
+def default_user_agent() -> str:
+    """``qoder-async/<version> python/<x.y.z> aiohttp/<x.y.z>``, sent unless configured."""
+    import aiohttp
+
+    from qoder_async import __version__
+
+    python = platform.python_version()
+    return f"qoder-async/{__version__} python/{python} aiohttp/{aiohttp.__version__}"
 
 
 def _resolve_token(token: str | SecretToken | TokenProvider | None) -> SecretToken | TokenProvider:
@@ -321,12 +344,8 @@ def _merge_config(
     if allow_insecure_http is not None:
         changes["allow_insecure_http"] = allow_insecure_http
     if timeout is not None:
-        if isinstance(timeout, Timeouts):
-            changes["timeouts"] = timeout
-        elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
-            changes["timeouts"] = Timeouts(total=float(timeout))
-        else:
-            raise TypeError(f"timeout must be Timeouts or seconds, not {type(timeout).__name__}")
+        current = config.timeouts if config is not None else Timeouts()
+        changes["timeouts"] = resolve_timeout(timeout, current)
     if retry is not None:
         if isinstance(retry, RetryPolicy):
             changes["retry"] = retry

@@ -79,14 +79,24 @@ def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | Non
 
 @attrs.frozen(kw_only=True)
 class Timeouts:
-    """Per-attempt network timeouts in seconds (``None`` disables one).
+    """Network timeouts in seconds, as httpx users know them (``None`` disables one).
+
+    Every one is enforced per request, so ``client.with_options(timeout=...)`` and a
+    per-call ``timeout=`` change it for the calls they cover.
 
     Attributes:
-        connect: Opening a connection, including waiting for a free pool slot.
-        read: Silence allowed between bytes of the response.
-        total: One whole attempt; the call's overall deadline lives in ``RetryPolicy``.
+        pool: Waiting for a free connection slot (with ``Limits.max_connections``
+            reached). aiohttp times the slot wait and the opening together, so getting a
+            connection is bounded by ``pool + connect`` in all.
+        connect: Opening a new connection: TCP and TLS.
+        read: Silence allowed between bytes once the request is on its way (aiohttp
+            has no separate write timer: a stalled upload also counts as silence here).
+        total: One whole attempt, from asking for a connection to the last byte; the
+            call's overall deadline, retries and backoff included, is
+            ``RetryPolicy.deadline``.
     """
 
+    pool: float | None = attrs.field(default=10.0, validator=_positive)
     connect: float | None = attrs.field(default=10.0, validator=_positive)
     read: float | None = attrs.field(default=60.0, validator=_positive)
     total: float | None = attrs.field(default=None, validator=_positive)
@@ -187,7 +197,8 @@ class ClientConfig:
         timeouts: Per-attempt network timeouts.
         retry: The retry policy for every call (``with_options`` overrides it).
         limits: Connection pool and response size limits.
-        user_agent: Sent on every request.
+        user_agent: Sent on every request; ``None`` sends
+            ``qoder-async/<version> python/<x.y.z> aiohttp/<x.y.z>``.
         default_headers: Extra headers on every request (e.g. ``qoder-workspace-id``).
         idempotency_keys: Mint an ``Idempotency-Key`` for every POST (keep it on: it is
             what makes retrying a write safe).
@@ -202,7 +213,7 @@ class ClientConfig:
     timeouts: Timeouts = attrs.field(factory=Timeouts)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     limits: Limits = attrs.field(factory=Limits)
-    user_agent: str = "qoder-async"
+    user_agent: str | None = None
     # Masked in the repr: default headers may carry a credential (x-api-key, cookie).
     default_headers: Mapping[str, str] = attrs.field(factory=dict, repr=headers_repr)
     idempotency_keys: bool = True

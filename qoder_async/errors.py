@@ -18,7 +18,12 @@ Everything the SDK raises on purpose descends from ``QoderError``::
     │   ├── InternalServerError         5xx (but 501)
     │   ├── FeatureNotAvailableError    501 feature_not_available
     │   └── UnexpectedRedirectError     3xx (redirects are never followed)
-    └── ResponseDecodeError         a 2xx whose body does not fit the expected model
+    ├── ResponseDecodeError         a 2xx whose body does not fit the expected model
+    └── PaginationError             the server's cursors cannot continue a list walk
+
+Every error that comes out of a call says how the call went: ``attempts`` (how many
+attempts were made) and ``maybe_applied`` (a write of which some attempt may have
+reached the server: verify before acting as if it did not happen).
 
 Bad arguments are caught before anything is sent and raise ``InvalidArgumentError``
 (also a ``ValueError``) or ``InvalidArgumentTypeError`` (also a ``TypeError``), whose
@@ -29,12 +34,13 @@ and a ``ValueError``.
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from qoder_async import _json
 from qoder_async._messages import Request, Response
+from qoder_async._redaction import SENSITIVE_HEADERS
 
 __all__ = [
     "APIConnectionError",
@@ -48,6 +54,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
     "NotFoundError",
+    "PaginationError",
     "PermissionDeniedError",
     "QoderConfigError",
     "QoderError",
@@ -58,13 +65,30 @@ __all__ = [
     "decode_error",
     "parse_retry_after",
     "request_id_of",
+    "response_decode_error",
 ]
 
 _SNIPPET_CHARS = 200
 
 
 class QoderError(Exception):
-    """Root of every exception the SDK raises on purpose."""
+    """Root of every exception the SDK raises on purpose.
+
+    Attributes:
+        attempts: How many attempts the call made before this error (0 when it was
+            raised before anything was sent, e.g. a bad argument).
+        maybe_applied: True when the call was a write and at least one attempt may
+            have reached the server (a lost answer, a timeout after sending, a 5xx, a
+            cut-off 2xx): the change may have happened even though the call failed,
+            so read the resource before repeating or undoing it. Always False for reads.
+    """
+
+    attempts: int = 0
+    maybe_applied: bool = False
+
+    def _outcome_state(self) -> dict[str, Any]:
+        # Pickled beside the constructor arguments (see the subclasses' __reduce__).
+        return {"attempts": self.attempts, "maybe_applied": self.maybe_applied}
 
 
 class QoderConfigError(QoderError, ValueError):
@@ -104,7 +128,11 @@ class APIConnectionError(QoderError):
         self.maybe_sent = maybe_sent
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), (self.message,), {"maybe_sent": self.maybe_sent}))
+        return (
+            _rebuild,
+            (type(self), (self.message,), {"maybe_sent": self.maybe_sent}),
+            self._outcome_state(),
+        )
 
 
 class APITimeoutError(APIConnectionError):
@@ -122,6 +150,8 @@ class APIStatusError(QoderError):
         request_id: From ``x-request-id`` / ``request-id`` or the body's ``request_id``.
         retry_after: Seconds the server asked us to wait, when it said so.
         body: A short snippet of the raw body (at most 200 characters).
+        headers: The response headers, without any credential-bearing one
+            (``Set-Cookie`` and the like are dropped).
     """
 
     def __init__(
@@ -135,6 +165,7 @@ class APIStatusError(QoderError):
         retry_after: float | None = None,
         body: str = "",
         code: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -145,6 +176,7 @@ class APIStatusError(QoderError):
         self.retry_after = retry_after
         self.body = body
         self.code = code
+        self.headers: Mapping[str, str] = safe_headers(headers) if headers else {}
 
     def __str__(self) -> str:
         parts = [f"{self.status}"]
@@ -166,8 +198,9 @@ class APIStatusError(QoderError):
             "retry_after": self.retry_after,
             "body": self.body,
             "code": self.code,
+            "headers": dict(self.headers),
         }
-        return (_rebuild, (type(self), (self.message,), kwargs))
+        return (_rebuild, (type(self), (self.message,), kwargs), self._outcome_state())
 
 
 class BadRequestError(APIStatusError):
@@ -247,11 +280,53 @@ class ResponseDecodeError(QoderError):
             "body": self.body,
             "corrupt": self.corrupt,
         }
-        return (_rebuild, (type(self), (self.message,), kwargs))
+        return (_rebuild, (type(self), (self.message,), kwargs), self._outcome_state())
+
+
+class PaginationError(QoderError):
+    """The server's cursors cannot continue the walk: a cursor came back twice (an
+    endless loop), or a page said ``has_more`` without a cursor to follow (the list
+    would be cut short without notice). The message names the last ids seen."""
 
 
 def _rebuild(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Exception:
     return cls(*args, **kwargs)
+
+
+def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` without the credential-bearing ones, safe to keep on an error."""
+    return {name: value for name, value in headers.items() if name.lower() not in SENSITIVE_HEADERS}
+
+
+def response_decode_error(
+    response: Response, reason: str, *, corrupt: bool = False
+) -> ResponseDecodeError:
+    """The one constructor of ``ResponseDecodeError`` for a response's body.
+
+    ``corrupt`` marks a body that is not JSON at all (a failed transfer, retried like a
+    lost answer when that is safe) as opposed to JSON that does not fit the model.
+    """
+    return ResponseDecodeError(
+        f"response body {reason}",
+        status=response.status,
+        request_id=request_id_of(response.headers),
+        body=snippet(response.content),
+        corrupt=corrupt,
+    )
+
+
+def parse_body(response: Response) -> Any:
+    """The body of ``response`` as JSON, or a corrupt ``ResponseDecodeError``.
+
+    The one JSON parse of a response, success or error (orjson when installed).
+    """
+    try:
+        return _json.loads(response.content)
+    except ValueError:
+        raise response_decode_error(response, "is not valid JSON", corrupt=True) from None
+    except RecursionError:
+        # The stdlib parser (used without orjson) recurses once per nesting level.
+        raise response_decode_error(response, "is nested too deeply", corrupt=True) from None
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
@@ -342,10 +417,9 @@ def decode_error(response: Response) -> APIStatusError:
     parsed: Any = None
     if content:
         try:
-            parsed = json.loads(content)
-        except (ValueError, RecursionError):
-            # Not an envelope (RecursionError: nested deeper than the parser goes).
-            parsed = None
+            parsed = parse_body(response)
+        except ResponseDecodeError:
+            parsed = None  # not an envelope: described from its content type below
     error_type = param = code = None
     message: str
     envelope = parsed.get("error") if isinstance(parsed, dict) else None
@@ -376,6 +450,7 @@ def decode_error(response: Response) -> APIStatusError:
         retry_after=parse_retry_after(response.headers),
         body=snippet(content),
         code=code,
+        headers=response.headers,
     )
 
 

@@ -6,7 +6,11 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from qoder_async.errors import InvalidArgumentError, InvalidArgumentTypeError, QoderError
+from qoder_async.errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    PaginationError,
+)
 from qoder_async.models import Page
 
 __all__ = ["AsyncPaginator", "PaginationError"]
@@ -17,8 +21,8 @@ FetchPage = Callable[[str | None], Awaitable[Page[T]]]
 """Fetch the page after a cursor (``None``: the first page)."""
 
 
-class PaginationError(QoderError):
-    """The server's cursors would make the walk loop forever."""
+_IDS_NAMED = 3
+"""How many of the last ids seen a ``PaginationError`` names."""
 
 
 class AsyncPaginator(Generic[T]):
@@ -35,7 +39,9 @@ class AsyncPaginator(Generic[T]):
 
     The walk follows ``next_page`` (or ``last_id`` when ``has_more``), never the id of
     the last item it saw: the API's own examples show the two can differ. A server that
-    hands back a cursor it already gave raises ``PaginationError`` instead of looping.
+    hands back a cursor it already gave raises ``PaginationError`` instead of looping,
+    and so does a page that says ``has_more`` without any cursor to go on with: ending
+    there would cut the list short without a word.
     """
 
     def __init__(
@@ -57,16 +63,23 @@ class AsyncPaginator(Generic[T]):
         """Yield every page in order."""
         cursor = self._start
         seen: set[str] = set()
+        last_ids: list[str] = []
         while True:
             page = await self._fetch_page(cursor)
             yield page
+            last_ids = _ids_of(page, last_ids)
             next_cursor = self._next_cursor(page)
             if next_cursor is None:
+                if page.has_more:
+                    raise PaginationError(
+                        "the server said more items follow but gave no cursor to fetch "
+                        f"them; the walk stopped after ids {last_ids}"
+                    )
                 return
             if next_cursor in seen or next_cursor == cursor:
                 raise PaginationError(
                     f"the server returned cursor {next_cursor!r} twice; stopping to avoid "
-                    "an endless loop"
+                    f"an endless loop (last ids seen: {last_ids})"
                 )
             seen.add(next_cursor)
             cursor = next_cursor
@@ -120,3 +133,9 @@ def _item_count(value: Any, name: str) -> int:
 
 def _forward(page: Page[Any]) -> str | None:
     return page.next_cursor
+
+
+def _ids_of(page: Page[Any], previous: list[str]) -> list[str]:
+    """The last few item ids of ``page`` (an empty page keeps the previous ones)."""
+    ids = [item_id for item in page.data[-_IDS_NAMED:] if (item_id := getattr(item, "id", None))]
+    return ids or previous

@@ -1,4 +1,4 @@
-"""The retry middleware, on tenacity (the only module that imports it).
+"""The retry middleware, composed from tenacity's parts (the only module importing it).
 
 What is retried, and nothing else:
 
@@ -11,12 +11,18 @@ What is retried, and nothing else:
 * a 2xx whose body is cut off or not JSON at all (a failed transfer), again only when
   the request is idempotent -- a keyed write gets the original answer replayed.
 
-Every call is bounded by ``max_attempts`` *and* a total ``deadline`` (backoff sleeps
-included). Sleeps use exponential backoff with full jitter, or the server's
-``Retry-After`` / ``retry-after-ms`` when it sent one; a ``Retry-After`` longer than
-``max_retry_after`` (or than the time left) ends the retries and surfaces the error,
-whose ``retry_after`` says how long the server asked for. ``CancelledError`` is never
-retried or swallowed.
+How long to wait and when to stop are tenacity's own strategies, built once per policy:
+``wait_exponential`` with full jitter (``wait_random_exponential``'s algorithm, drawing
+from an injectable ``random.Random``) unless the server sent ``Retry-After`` /
+``retry-after-ms``, and ``stop_after_attempt | stop_before_delay(deadline)`` plus a stop
+on a ``Retry-After`` longer than ``max_retry_after`` (the error then surfaces with its
+``retry_after``). One mechanism bounds an attempt: ``asyncio.timeout`` set to the
+request's ``Timeouts.total`` or the time left before the deadline, whichever is first.
+``CancelledError`` is never retried or swallowed.
+
+The first attempt runs before any tenacity state exists: nearly every call succeeds at
+once, and a ``RetryCallState`` is built only when there is something to retry -- it then
+starts from that first attempt's outcome, nothing is replayed.
 """
 
 from __future__ import annotations
@@ -25,9 +31,7 @@ import asyncio
 import logging
 import random
 import time
-import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import tenacity
 
@@ -38,6 +42,7 @@ from qoder_async.errors import (
     APIStatusError,
     APITimeoutError,
     InternalServerError,
+    QoderError,
     RateLimitError,
     ResponseDecodeError,
 )
@@ -56,16 +61,6 @@ logger = logging.getLogger("qoder_async")
 
 Sleep = Callable[[float], Awaitable[None]]
 """An async sleep; tests inject one that records instead of waiting."""
-
-WATCHDOG_MIN_LIMIT = 5.0
-"""Attempt limits of at least this many seconds are enforced by the shared watchdog.
-
-Shorter ones keep a precise per-attempt ``asyncio.timeout``: the watchdog may cut an
-attempt up to one tick late, which is noise next to a limit of minutes (the default
-120 s deadline, bulk's 300 s) but not next to a sub-second one."""
-
-WATCHDOG_TICK = 0.05
-"""Seconds between two checks of the watchdog while any attempt is registered."""
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NEVER_RETRIED_5XX = frozenset({501, 505})
@@ -106,117 +101,101 @@ def is_throttle(error: BaseException | None) -> bool:
     return isinstance(error, APIConnectionError)
 
 
-# One watched attempt: [task, due (loop time), fired, task.cancelling() when registered].
-# A plain list, not a class: one is made per call on the hot path.
-_Watch = list[Any]
+def _may_have_reached(error: BaseException) -> bool:
+    """Whether the attempt that raised ``error`` may have reached (and changed) the API."""
+    if isinstance(error, APIConnectionError):
+        return error.maybe_sent
+    if isinstance(error, ResponseDecodeError):
+        return True  # a 2xx status line arrived: the API answered
+    if isinstance(error, APIStatusError):
+        # 429 comes from the gateway and 4xx are refusals; a 5xx or 408 may come after
+        # the API applied the change and failed to answer.
+        return error.status == 408 or error.status >= 500
+    return True  # raised by a user middleware: nothing says it did not
 
 
-class _Watchdog:
-    """Enforces far attempt limits for every attempt running on one event loop.
+class _wait_full_jitter(tenacity.wait_exponential):
+    """``wait_random_exponential``'s full jitter, drawing from an injectable ``rng``."""
 
-    ``asyncio.timeout`` arms and cancels a timer (plus an async context manager) for
-    every attempt; with thousands of calls in flight that bookkeeping was a visible share
-    of the client's CPU. Here an attempt registers its task and due time in a dict, and
-    a single ``call_later`` handle, armed only while anything is registered, checks them
-    every ``tick`` seconds and cancels the tasks past due, marking their entries fired so
-    ``_attempt`` can tell its own timeout from a cancellation by anyone else. No task is
-    created and no handle is left once the last attempt has left.
-    """
+    def __init__(self, rng: random.Random, *, multiplier: float, max: float) -> None:
+        super().__init__(multiplier=multiplier, max=max)
+        self._rng = rng
 
-    __slots__ = ("__weakref__", "_handle", "_tick", "_watches")
-
-    def __init__(self, tick: float) -> None:
-        self._tick = tick
-        self._watches: dict[int, _Watch] = {}
-        self._handle: asyncio.TimerHandle | None = None
-
-    def watch(
-        self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], limit: float
-    ) -> _Watch:
-        """Register ``task`` to be cancelled once ``limit`` seconds have passed."""
-        entry: _Watch = [task, loop.time() + limit, False, task.cancelling()]
-        # Keyed by the entry, not the task: a middleware may make a nested call from
-        # the same task, and each attempt must keep (and release) its own registration.
-        self._watches[id(entry)] = entry
-        if self._handle is None:
-            self._handle = loop.call_later(self._tick, self._check, loop)
-        return entry
-
-    def release(self, entry: _Watch) -> bool:
-        """Unregister ``entry``; whether the watchdog cancelled its task (told only once)."""
-        watches = self._watches
-        watches.pop(id(entry), None)
-        if not watches and self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        fired = entry[2]
-        entry[2] = False
-        return fired is True
-
-    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
-        now = loop.time()
-        watches = self._watches
-        expired = [key for key, entry in watches.items() if entry[1] <= now]
-        for key in expired:
-            entry = watches.pop(key)
-            entry[2] = True
-            entry[0].cancel()
-        self._handle = loop.call_later(self._tick, self._check, loop) if watches else None
-
-    @property
-    def active(self) -> int:
-        """How many attempts are registered (for tests and debugging)."""
-        return len(self._watches)
-
-    @property
-    def armed(self) -> bool:
-        """Whether the watchdog's timer is scheduled (for tests and debugging)."""
-        return self._handle is not None
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        return self._rng.uniform(0.0, super().__call__(retry_state))
 
 
-# One watchdog per event loop, shared by every client on it; held weakly by loop so a
-# closed loop (asyncio.run once per test or per script) takes its watchdog with it.
-_WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
-    weakref.WeakKeyDictionary()
-)
+class _wait_retry_after(tenacity.wait.wait_base):
+    """The server's ``Retry-After`` when the last error carries one, else ``fallback``."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base) -> None:
+        self._fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        retry_after = _retry_after(retry_state)
+        return self._fallback(retry_state) if retry_after is None else retry_after
 
 
-def _watchdog_for(loop: asyncio.AbstractEventLoop) -> _Watchdog:
-    watchdog = _WATCHDOGS.get(loop)
-    if watchdog is None:
-        watchdog = _WATCHDOGS.setdefault(loop, _Watchdog(WATCHDOG_TICK))
-    return watchdog
+class _stop_if_retry_after_beyond(tenacity.stop.stop_base):
+    """Stop when the server asks for a longer wait than ``cap`` seconds."""
+
+    def __init__(self, cap: float) -> None:
+        self._cap = cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        retry_after = _retry_after(retry_state)
+        return retry_after is not None and retry_after > self._cap
+
+
+class _Plan:
+    """A policy's tenacity wait and stop strategies, built once and shared by calls."""
+
+    __slots__ = ("stop", "wait")
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+        backoff: tenacity.wait.wait_base = (
+            _wait_full_jitter(rng, multiplier=policy.initial_backoff, max=policy.max_backoff)
+            if policy.jitter
+            else tenacity.wait_exponential(
+                multiplier=policy.initial_backoff, max=policy.max_backoff
+            )
+        )
+        self.wait = _wait_retry_after(backoff)
+        stop = tenacity.stop_after_attempt(policy.max_attempts) | _stop_if_retry_after_beyond(
+            policy.max_retry_after
+        )
+        if policy.deadline is not None:
+            stop = stop | tenacity.stop_before_delay(policy.deadline)
+        self.stop = stop
 
 
 class RetryMiddleware:
     """Retries one logical call according to a ``RetryPolicy``.
 
+    Each attempt is bounded by the request's ``Timeouts.total`` and by the time left
+    before the policy's ``deadline``; the last error surfaces with ``attempts`` and
+    ``maybe_applied`` set (see ``QoderError``).
+
     Args:
         policy: Attempts, deadline, backoff and ``Retry-After`` cap.
-        attempt_timeout: Seconds one attempt may take (``None``: only the deadline).
-        sleep: The sleep to use between attempts (injectable for tests).
+        sleep: The sleep to use between attempts (injectable for tests; the deadline
+            counts the time it was asked to sleep, so tests see it enforced at once).
         rng: Source of jitter (injectable for reproducible tests).
-        watchdog_min_limit: Attempt limits of at least this many seconds are enforced
-            by the event loop's shared watchdog (within ``WATCHDOG_TICK`` of the
-            limit), shorter ones by a precise per-attempt timer.
     """
 
-    __slots__ = ("_attempt_timeout", "_policy", "_rng", "_sleep", "_watchdog_min_limit")
+    __slots__ = ("_plans", "_policy", "_rng", "_sleep")
 
     def __init__(
         self,
         policy: RetryPolicy,
         *,
-        attempt_timeout: float | None = None,
         sleep: Sleep | None = None,
         rng: random.Random | None = None,
-        watchdog_min_limit: float = WATCHDOG_MIN_LIMIT,
     ) -> None:
         self._policy = policy
-        self._attempt_timeout = attempt_timeout
         self._sleep: Sleep = sleep or asyncio.sleep
         self._rng = rng or random.Random()
-        self._watchdog_min_limit = watchdog_min_limit
+        self._plans: dict[RetryPolicy, _Plan] = {}
 
     @property
     def policy(self) -> RetryPolicy:
@@ -227,146 +206,153 @@ class RetryMiddleware:
         """Run the call, retrying failed attempts while the policy allows."""
         started = time.monotonic()
         policy = self._policy
-        # The first attempt runs outside tenacity: nearly every call succeeds at once,
-        # and building the retry state machine only when needed keeps the hot path lean.
-        try:
-            return await self._attempt(policy, request, call_next, 0.0, 1)
-        except Exception as error:
-            if policy.max_attempts == 1 or not is_retryable(request, error):
-                raise
-            first_error = error
-        return await self._retry(policy, request, call_next, started, first_error)
-
-    async def _retry(
-        self,
-        policy: RetryPolicy,
-        request: Request,
-        call_next: Handler,
-        started: float,
-        first_error: Exception,
-    ) -> Response:
-        # The deadline counts time spent in attempts plus the backoff the policy asked
-        # for; with the real sleep that is wall time, with an injected sleep it stays
-        # consistent (tests never wait, yet still see the deadline enforced).
-        slept_for_real = 0.0
-        asked_to_sleep = 0.0
-
-        async def sleep(seconds: float) -> None:
-            nonlocal slept_for_real, asked_to_sleep
-            asked_to_sleep += seconds
-            begun = time.monotonic()
-            await self._sleep(seconds)
-            slept_for_real += time.monotonic() - begun
-
-        def elapsed() -> float:
-            return time.monotonic() - started - slept_for_real + asked_to_sleep
-
-        def should_retry(state: tenacity.RetryCallState) -> bool:
-            outcome = state.outcome
-            assert outcome is not None
-            error = outcome.exception()
-            return error is not None and is_retryable(request, error)
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            retry_after = _retry_after(state)
-            if retry_after is not None:
-                return retry_after
-            ceiling = min(
-                policy.max_backoff, policy.initial_backoff * 2 ** (state.attempt_number - 1)
-            )
-            return self._rng.uniform(0.0, ceiling) if policy.jitter else ceiling
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            if state.attempt_number >= policy.max_attempts:
-                return True
-            retry_after = _retry_after(state)
-            if retry_after is not None and retry_after > policy.max_retry_after:
-                return True
-            if policy.deadline is None:
-                return False
-            return elapsed() + state.upcoming_sleep >= policy.deadline
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            assert state.outcome is not None
-            logger.info(
-                "retrying %s %s in %.3fs after attempt %d: %s",
-                request.method,
-                request.path,
-                state.upcoming_sleep,
-                state.attempt_number,
-                _describe(state.outcome.exception()),
-            )
-
-        retrying = tenacity.AsyncRetrying(
-            retry=should_retry,
-            wait=wait,
-            stop=stop,
-            sleep=sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                number = attempt.retry_state.attempt_number
-                if number == 1:
-                    raise first_error  # replays the attempt made before tenacity
-                return await self._attempt(policy, request, call_next, elapsed(), number)
-        raise AssertionError("unreachable: tenacity either returns or reraises")
-
-    async def _attempt(
-        self,
-        policy: RetryPolicy,
-        request: Request,
-        call_next: Handler,
-        elapsed: float,
-        number: int,
-    ) -> Response:
-        begun = time.monotonic()
-        limit = self._attempt_timeout
-        deadline = policy.deadline
-        if deadline is not None:
-            remaining = deadline - elapsed
-            if remaining <= 0:
-                raise APITimeoutError(
-                    f"the call's {deadline}s deadline passed before attempt {number}",
-                    request=request,
-                    maybe_sent=False,
-                )
-            limit = remaining if limit is None else min(limit, remaining)
+        timeouts = request.timeout
+        total = None if timeouts is None else timeouts.total
+        limit = _earliest(total, policy.deadline)
+        # The first attempt, written out rather than through ``_attempt``: nearly every
+        # call ends here, and this saves a coroutine per call (see ``_attempt``).
         try:
             if limit is None:
                 response = await call_next(request)
-            elif limit >= self._watchdog_min_limit and (task := asyncio.current_task()):
-                loop = asyncio.get_running_loop()
-                watchdog = _watchdog_for(loop)
-                watch = watchdog.watch(loop, task, limit)
-                try:
-                    response = await call_next(request)
-                except asyncio.CancelledError:
-                    # Ours only if the watchdog fired for this attempt and nobody else
-                    # cancelled the task meanwhile (asyncio.timeout's own rule): a
-                    # caller's cancellation always propagates, never converted.
-                    if not watchdog.release(watch) or task.uncancel() > watch[3]:
-                        raise
-                    raise _timed_out(request, limit, number) from TimeoutError()
-                finally:
-                    if watchdog.release(watch):
-                        # Fired, but the attempt ended otherwise (its code swallowed
-                        # the cancellation): withdraw the request so it cannot leak.
-                        task.uncancel()
             else:
+                timer = asyncio.timeout(limit)
                 try:
-                    async with asyncio.timeout(limit):
+                    async with timer:
                         response = await call_next(request)
                 except TimeoutError as exc:
+                    if not timer.expired():
+                        raise
+                    raise _timed_out(request, limit, 1) from exc
+        except Exception as error:
+            _attempt_ended(request, 1, started, error=error)
+            if policy.max_attempts == 1 or not is_retryable(request, error):
+                _annotate(request, error, 1, _may_have_reached(error))
+                raise
+            failed = error
+        else:
+            _attempt_ended(request, 1, started, response=response)
+            return response
+        # Outside the except block: a later attempt's error must not be chained to this
+        # one as "during handling of the above exception".
+        return await self._retry(request, call_next, policy, failed, started)
+
+    async def _retry(
+        self,
+        request: Request,
+        call_next: Handler,
+        policy: RetryPolicy,
+        error: Exception,
+        started: float,
+    ) -> Response:
+        plan = self._plans.get(policy)
+        if plan is None:
+            plan = self._plans.setdefault(policy, _Plan(policy, self._rng))
+        timeouts = request.timeout
+        total = None if timeouts is None else timeouts.total
+        deadline = policy.deadline
+        reached = _may_have_reached(error)
+        state = tenacity.RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+        state.start_time = started  # the call's clock, first attempt included
+        while True:
+            state.set_exception((type(error), error, error.__traceback__))
+            number = state.attempt_number
+            if not is_retryable(request, error):
+                break
+            state.upcoming_sleep = plan.wait(state)
+            if plan.stop(state):
+                break
+            _log_retry(request, state, error)
+            asked = state.upcoming_sleep
+            begun = time.monotonic()
+            await self._sleep(asked)
+            # Count at least the sleep asked for: with an injected sleep that returns at
+            # once the deadline still holds, as it would for real.
+            state.start_time -= max(0.0, asked - (time.monotonic() - begun))
+            state.idle_for += asked
+            state.prepare_for_next_attempt()
+            elapsed = time.monotonic() - state.start_time
+            remaining = None if deadline is None else deadline - elapsed
+            try:
+                return await self._attempt(
+                    request, call_next, _earliest(total, remaining), number + 1
+                )
+            except Exception as exc:
+                error = exc
+                reached = reached or _may_have_reached(error)
+        _annotate(request, error, number, reached)
+        raise error
+
+    async def _attempt(
+        self,
+        request: Request,
+        call_next: Handler,
+        limit: float | None,
+        number: int,
+    ) -> Response:
+        begun = time.monotonic()
+        try:
+            if limit is None:
+                response = await call_next(request)
+            elif limit <= 0:
+                raise APITimeoutError(
+                    f"the call's deadline passed before attempt {number}",
+                    request=request,
+                    maybe_sent=False,
+                )
+            else:
+                timer = asyncio.timeout(limit)
+                try:
+                    async with timer:
+                        response = await call_next(request)
+                except TimeoutError as exc:
+                    if not timer.expired():
+                        raise  # not ours: some layer below raised it
                     raise _timed_out(request, limit, number) from exc
         except Exception as error:
-            if logger.isEnabledFor(logging.DEBUG):
-                _log_attempt(request, number, begun, error=error)
+            _attempt_ended(request, number, begun, error=error)
             raise
-        if logger.isEnabledFor(logging.DEBUG):
-            _log_attempt(request, number, begun, response=response)
+        _attempt_ended(request, number, begun, response=response)
+        response.mark_attempts(number)
         return response
+
+
+def _attempt_ended(
+    request: Request,
+    number: int,
+    begun: float,
+    *,
+    response: Response | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Log the attempt (at debug level)."""
+    if logger.isEnabledFor(logging.DEBUG):
+        _log_attempt(request, number, begun, response=response, error=error)
+
+
+def _earliest(first: float | None, second: float | None) -> float | None:
+    if first is None:
+        return second
+    if second is None or first < second:
+        return first
+    return second
+
+
+def _annotate(request: Request, error: BaseException, attempts: int, reached: bool) -> None:
+    """Tell the error how the call went: attempts made, and whether a write may have landed."""
+    if isinstance(error, QoderError):
+        error.attempts = attempts
+        error.maybe_applied = reached and request.method not in _SAFE_METHODS
+
+
+def _log_retry(request: Request, state: tenacity.RetryCallState, error: BaseException) -> None:
+    logger.info(
+        "retrying %s %s in %.3fs after attempt %d: %s",
+        request.method,
+        request.path,
+        state.upcoming_sleep,
+        state.attempt_number,
+        _describe(error),
+    )
 
 
 def _timed_out(request: Request, limit: float, number: int) -> APITimeoutError:

@@ -28,7 +28,7 @@ from qoder_async.errors import (
     APITimeoutError,
     QoderError,
     ResponseDecodeError,
-    request_id_of,
+    response_decode_error,
 )
 
 __all__ = ["AiohttpTransport", "MockTransport", "Transport"]
@@ -56,7 +56,8 @@ class AiohttpTransport:
 
     Args:
         session: A session to borrow instead of creating one.
-        timeouts: Per-attempt connect / read / total timeouts of an owned session.
+        timeouts: The pool / connect / read timeouts for a request that carries none
+            (``Request.timeout`` wins; ``total`` is the retry layer's to enforce).
         limits: Pool size and the response size cap.
         ssl_context: A custom ``ssl.SSLContext`` (used for every request, on an owned or
             a borrowed session); certificate verification stays on unless the context
@@ -80,6 +81,10 @@ class AiohttpTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
         self._closed = False
+        # The aiohttp timeout of the last Timeouts seen: nearly every request carries
+        # its client's one object, so this is one identity check per request.
+        self._last_timeouts: Timeouts | None = None
+        self._last_client_timeout = _client_timeout(self._timeouts)
 
     @property
     def session_created(self) -> bool:
@@ -96,9 +101,7 @@ class AiohttpTransport:
         )
         return aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
-            ),
+            timeout=_client_timeout(timeouts),
             # A session-level cookie jar would leak state between unrelated calls.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
@@ -130,7 +133,7 @@ class AiohttpTransport:
                     "create one client per event loop"
                 )
             # The old loop is gone (asyncio.run() ended) or we are in a forked child:
-            # its connections cannot be used or awaited any more, so drop them quietly
+            # its connections cannot be used or awaited any more, so close them now
             # and start over on this loop.
             _abandon(session)
         self._session = self._new_session()
@@ -141,13 +144,12 @@ class AiohttpTransport:
     async def send(self, request: Request) -> Response:
         """Send ``request`` and read the whole (size-capped) body."""
         session = self._session_for_this_loop()
-        timeout = session.timeout
-        if request.timeout is not None:
-            timeout = aiohttp.ClientTimeout(
-                total=request.timeout,
-                sock_connect=timeout.sock_connect,
-                sock_read=timeout.sock_read,
-            )
+        timeouts = request.timeout
+        if timeouts is None or timeouts is self._last_timeouts:
+            timeout = self._last_client_timeout
+        else:
+            timeout = self._last_client_timeout = _client_timeout(timeouts)
+            self._last_timeouts = timeouts
         started = time.monotonic()
         try:
             async with session.request(
@@ -162,7 +164,14 @@ class AiohttpTransport:
                 # (``True`` defers to the session connector's own setting).
                 ssl=self._ssl,
             ) as resp:
-                content = await self._read_capped(resp)
+                length = resp.content_length
+                # The usual answer: a plain body of known size within the cap, read
+                # here rather than through ``_read_capped`` (a coroutine less per call).
+                plain = "Content-Encoding" not in resp.headers
+                if length is not None and length <= self._max_bytes and plain:
+                    content = await resp.read()
+                else:
+                    content = await self._read_capped(resp, request)
                 # Positional: attrs' keyword construction costs more, and this runs per
                 # attempt.
                 return Response(
@@ -171,8 +180,11 @@ class AiohttpTransport:
         except (ResponseDecodeError, QoderError):
             raise
         except aiohttp.ConnectionTimeoutError as exc:
+            # aiohttp's connect timer covers waiting for a pool slot and opening.
             raise APITimeoutError(
-                f"timed out connecting to {_origin(request)}", request=request, maybe_sent=False
+                f"timed out waiting for a free connection or connecting to {_origin(request)}",
+                request=request,
+                maybe_sent=False,
             ) from exc
         except TimeoutError as exc:
             raise APITimeoutError(
@@ -194,7 +206,7 @@ class AiohttpTransport:
                 maybe_sent=True,
             ) from exc
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read_capped(self, resp: aiohttp.ClientResponse, request: Request) -> bytes:
         cap = self._max_bytes
         length = resp.content_length
         # Content-Length counts the encoded bytes: a gzip body within the cap can inflate
@@ -202,23 +214,20 @@ class AiohttpTransport:
         if length is not None and length <= cap and "Content-Encoding" not in resp.headers:
             return await resp.read()
         if length is not None and length > cap:
-            self._too_large(resp)
+            self._too_large(resp, request)
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(64 * 1024):
             size += len(chunk)
             if size > cap:
-                self._too_large(resp)
+                self._too_large(resp, request)
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _too_large(self, resp: aiohttp.ClientResponse) -> None:
+    def _too_large(self, resp: aiohttp.ClientResponse, request: Request) -> None:
         resp.close()
-        raise ResponseDecodeError(
-            f"response body exceeds the {self._max_bytes}-byte cap",
-            status=resp.status,
-            request_id=request_id_of(resp.headers),
-        )
+        response = Response(resp.status, resp.headers, b"", request)
+        raise response_decode_error(response, f"exceeds the {self._max_bytes}-byte cap")
 
     async def aclose(self) -> None:
         """Close the session if this transport created it. Idempotent."""
@@ -232,16 +241,61 @@ class AiohttpTransport:
         await session.close()
 
 
+def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """aiohttp's per-request timeout for ``timeouts``.
+
+    aiohttp's ``connect`` timer runs from asking the pool for a connection until one is
+    open (slot wait included), while ``sock_connect`` times TCP + TLS alone; so the pool
+    wait and the opening are bounded together by ``pool + connect``. ``total`` is left
+    to the retry layer's one per-attempt timer, which also knows the call's deadline.
+    """
+    pool, connect = timeouts.pool, timeouts.connect
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=None if pool is None else pool + (connect or 0.0),
+        sock_connect=connect,
+        sock_read=timeouts.read,
+    )
+
+
 def _abandon(session: aiohttp.ClientSession) -> None:
-    """Forget a session whose event loop is gone, without awaiting anything on it."""
+    """Close a session whose event loop is gone, without awaiting anything on it."""
     connector = session.connector
     session.detach()  # marks it closed, so no "Unclosed client session" warning
     if connector is None:
         return
-    # ``_close`` is the only synchronous way to drop the pool; the dead loop may refuse
-    # its callbacks, in which case the sockets go with the garbage collector.
+    if connector._loop.is_closed():
+        # Only then: a loop that still runs (a forked child's copy) owns its sockets.
+        for protocol in _connections(connector):
+            _close_now(getattr(protocol, "transport", None))
     with contextlib.suppress(RuntimeError):
         connector._close()
+
+
+def _connections(connector: aiohttp.BaseConnector) -> list[Any]:
+    """Every connection the pool holds, idle or in use."""
+    protocols: list[Any] = [proto for idle in connector._conns.values() for proto, _ in idle]
+    protocols.extend(connector._acquired)
+    return protocols
+
+
+def _close_now(transport: Any) -> None:
+    """Close a connection's socket at once, though its event loop is closed.
+
+    ``close()`` and ``abort()`` only schedule the socket's closing on the transport's
+    loop, which a closed loop refuses; the socket would then stay open until garbage
+    collection (with an "unclosed transport" warning). The final step those calls
+    schedule is run here directly instead. A TLS transport wraps a plain one.
+    """
+    while transport is not None:
+        inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)
+        finish = getattr(transport, "_call_connection_lost", None)
+        if finish is not None and getattr(transport, "_sock", None) is not None:
+            # The protocol's callbacks may touch the dead loop: the socket is closed
+            # in a ``finally`` all the same.
+            with contextlib.suppress(Exception):
+                finish(None)
+        transport = inner
 
 
 def _origin(request: Request) -> str:

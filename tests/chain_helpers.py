@@ -39,18 +39,11 @@ def make_chain(
     policy: RetryPolicy | None = None,
     keys: bool = True,
     per_attempt: tuple[Middleware, ...] = (),
-    attempt_timeout: float | None = None,
 ) -> tuple[Handler, MockTransport, SleepRecorder]:
     transport = MockTransport(handler)
     sleeper = SleepRecorder()
     slots: list[Middleware] = [idempotency_key] if keys else []
-    slots.append(
-        RetryMiddleware(
-            policy or RetryPolicy(jitter=False),
-            attempt_timeout=attempt_timeout,
-            sleep=sleeper,
-        )
-    )
+    slots.append(RetryMiddleware(policy or RetryPolicy(jitter=False), sleep=sleeper))
     slots.append(AuthHeaders(SecretToken(TOKEN), user_agent="qoder-async/test"))
     slots.extend(per_attempt)
     slots.append(decode_errors)

@@ -52,15 +52,15 @@ def test_unknown_option_prints_the_sub_command_usage(capsys: pytest.CaptureFixtu
 
 def test_errors_say_how_many_attempts_were_made() -> None:
     exhausted = InternalServerError("overloaded", status=503, request_id="req_1")
-    exhausted.attempts = 4  # type: ignore[attr-defined]
+    exhausted.attempts = 4
     line, code = _runtime.describe_error(exhausted)
     assert line == "503 error: overloaded (gave up after 4 attempts) [request_id: req_1]"
     assert code == 1
     reset = APIConnectionError("connection reset")
-    reset.attempts = 3  # type: ignore[attr-defined]
+    reset.attempts = 3
     assert _runtime.describe_error(reset)[0].endswith("(gave up after 3 attempts)")
     once = InternalServerError("overloaded", status=503)
-    once.attempts = 1  # type: ignore[attr-defined]
+    once.attempts = 1
     assert "attempt" not in _runtime.describe_error(once)[0]  # no retry, nothing to say
 
 

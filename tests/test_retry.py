@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import time
 import uuid
@@ -12,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from qoder_async._messages import Request, Response
-from qoder_async.config import RetryPolicy
+from qoder_async.config import RetryPolicy, Timeouts
 from qoder_async.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -25,7 +24,7 @@ from qoder_async.errors import (
     ResponseDecodeError,
 )
 from qoder_async.middleware import Handler, _new_key, build_chain, decode_errors
-from qoder_async.retry import WATCHDOG_TICK, RetryMiddleware, _Watchdog, _watchdog_for
+from qoder_async.retry import RetryMiddleware
 from qoder_async.transport import MockTransport
 from tests.chain_helpers import TOKEN, SleepRecorder, get, make_chain, post, scripted
 
@@ -258,8 +257,8 @@ async def test_attempt_timeout_then_retry_succeeds() -> None:
             await asyncio.sleep(10)
         return MockTransport.respond(request, 200)
 
-    chain, _, sleeps = make_chain(first_slow, attempt_timeout=0.05)
-    assert (await chain(post())).status == 200
+    chain, _, sleeps = make_chain(first_slow)
+    assert (await chain(post().with_timeout(Timeouts(total=0.05)))).status == 200
     assert calls == 2
     assert len(sleeps.delays) == 1
 
@@ -337,173 +336,195 @@ async def test_cut_off_success_body_on_unkeyed_write_is_not_retried() -> None:
     assert len(transport.requests) == 1
 
 
-# The shared deadline watchdog, which enforces far limits (minutes, in production) in
-# place of one asyncio.timeout per attempt. A small ``watchdog_min_limit`` puts these
-# sub-second limits under it so the tests stay quick.
-
-WATCHED_FROM = 0.1
+# What the surfacing error says about the call.
 
 
-def _watched_chain(
+async def test_error_after_a_maybe_applied_attempt_says_so_and_counts_attempts() -> None:
+    # The archive case: the first answer is lost after the API applied the change,
+    # the replay then fails with a status the caller sees.
+    lost = APIConnectionError("reset after sending", maybe_sent=True)
+    chain, transport, _ = make_chain(scripted(lost, 409))
+    with pytest.raises(ConflictError) as info:
+        await chain(post())
+    assert info.value.attempts == 2
+    assert info.value.maybe_applied is True
+    assert len(transport.requests) == 2
+
+
+async def test_the_surfacing_error_is_not_chained_to_earlier_attempts() -> None:
+    chain, _, _ = make_chain(scripted(503, 502), policy=RetryPolicy(max_attempts=2, jitter=False))
+    with pytest.raises(InternalServerError) as info:
+        await chain(get())
+    assert info.value.status == 502
+    assert info.value.__context__ is None
+
+
+async def test_write_refused_at_once_was_not_applied() -> None:
+    chain, _, _ = make_chain(scripted(400))
+    with pytest.raises(BadRequestError) as info:
+        await chain(post())
+    assert (info.value.attempts, info.value.maybe_applied) == (1, False)
+
+
+async def test_throttled_write_was_not_applied() -> None:
+    chain, _, _ = make_chain(scripted(429), policy=RetryPolicy(max_attempts=3, jitter=False))
+    with pytest.raises(RateLimitError) as info:
+        await chain(post())
+    assert (info.value.attempts, info.value.maybe_applied) == (3, False)
+
+
+async def test_5xx_on_a_write_may_have_applied_it() -> None:
+    chain, _, _ = make_chain(scripted(503), policy=RetryPolicy(max_attempts=2, jitter=False))
+    with pytest.raises(InternalServerError) as info:
+        await chain(post())
+    assert (info.value.attempts, info.value.maybe_applied) == (2, True)
+
+
+async def test_a_read_never_says_maybe_applied() -> None:
+    lost = APIConnectionError("reset after sending", maybe_sent=True)
+    chain, _, _ = make_chain(scripted(lost), policy=RetryPolicy(max_attempts=3, jitter=False))
+    with pytest.raises(APIConnectionError) as info:
+        await chain(get())
+    assert (info.value.attempts, info.value.maybe_applied) == (3, False)
+
+
+# One mechanism bounds an attempt: asyncio.timeout, set to the request's Timeouts.total
+# or the time left before the deadline. These check it leaves nothing behind and never
+# turns a caller's cancellation into a timeout.
+
+
+def _bounded_chain(
     handler: Callable[[Request], Awaitable[Response]], *, deadline: float = 0.3
 ) -> Handler:
-    retry = RetryMiddleware(
-        RetryPolicy(max_attempts=1, deadline=deadline),
-        sleep=SleepRecorder(),
-        watchdog_min_limit=WATCHED_FROM,
-    )
+    retry = RetryMiddleware(RetryPolicy(max_attempts=1, deadline=deadline), sleep=SleepRecorder())
     return build_chain([retry, decode_errors], MockTransport(handler).send)
 
 
-def _watchdog() -> _Watchdog:
-    return _watchdog_for(asyncio.get_running_loop())
-
-
-def _assert_watchdog_idle() -> None:
-    watchdog = _watchdog()
-    assert watchdog.active == 0
-    assert not watchdog.armed
+def _assert_idle() -> None:
     loop = asyncio.get_running_loop()
     timers = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
-    assert not any(getattr(h._callback, "__self__", None) is watchdog for h in timers)
+    assert timers == []
     assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
 
 
-async def test_watchdog_cuts_a_hanging_attempt_within_two_ticks() -> None:
-    registered = []
-
+async def test_deadline_cuts_a_hanging_attempt_as_a_maybe_sent_timeout() -> None:
     async def hang(request: Request) -> Response:
-        registered.append(_watchdog().active)
-        await asyncio.sleep(10)
+        await asyncio.sleep(30)
         raise AssertionError("not reached")
 
-    chain = _watched_chain(hang, deadline=0.3)
-    started = time.monotonic()
+    chain = _bounded_chain(hang, deadline=0.3)
     with pytest.raises(APITimeoutError, match=r"timed out after 0\.3s \(attempt 1\)") as info:
         await chain(get())
-    took = time.monotonic() - started
-    assert registered == [1]  # the watchdog, not a per-attempt timer, was in charge
-    assert 0.3 <= took <= 0.3 + 2 * WATCHDOG_TICK
     assert info.value.maybe_sent
-    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
-    _assert_watchdog_idle()
+    assert info.value.attempts == 1
+    _assert_idle()
 
 
-async def test_watchdog_timeout_is_retried_like_any_timeout() -> None:
+async def test_request_total_bounds_each_attempt_and_is_retried() -> None:
     calls = 0
 
     async def first_hangs(request: Request) -> Response:
         nonlocal calls
         calls += 1
         if calls == 1:
-            await asyncio.sleep(10)
+            await asyncio.sleep(30)
         return MockTransport.respond(request, 200)
 
-    retry = RetryMiddleware(
-        RetryPolicy(jitter=False),
-        attempt_timeout=0.2,
-        sleep=SleepRecorder(),
-        watchdog_min_limit=WATCHED_FROM,
-    )
+    retry = RetryMiddleware(RetryPolicy(jitter=False), sleep=SleepRecorder())
     chain = build_chain([retry, decode_errors], MockTransport(first_hangs).send)
-    assert (await chain(get())).status == 200
+    response = await chain(get().with_timeout(Timeouts(total=0.2)))
+    assert response.status == 200
+    assert response.attempts == 2
     assert calls == 2
-    _assert_watchdog_idle()
+    _assert_idle()
 
 
-async def test_user_cancellation_of_a_watched_attempt_propagates() -> None:
+async def test_a_timeout_error_from_below_is_not_mistaken_for_ours() -> None:
+    async def raises_timeout(request: Request) -> Response:
+        raise TimeoutError("a per-attempt middleware's own")
+
+    chain = _bounded_chain(raises_timeout, deadline=5.0)
+    with pytest.raises(TimeoutError, match="middleware's own"):
+        await chain(get())
+    _assert_idle()
+
+
+async def test_user_cancellation_of_a_bounded_attempt_propagates() -> None:
     started = asyncio.Event()
 
     async def hang(request: Request) -> Response:
         started.set()
-        await asyncio.sleep(10)
+        await asyncio.sleep(30)
         raise AssertionError("not reached")
 
-    chain = _watched_chain(hang, deadline=5.0)
+    chain = _bounded_chain(hang, deadline=5.0)
     task = asyncio.ensure_future(chain(get()))
     await started.wait()
-    assert _watchdog().active == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    _assert_watchdog_idle()
+    _assert_idle()
 
 
-async def test_user_cancellation_racing_the_watchdog_still_propagates() -> None:
+async def test_user_cancellation_racing_the_timeout_still_propagates() -> None:
     async def cancelled_while_timing_out(request: Request) -> Response:
         try:
-            await asyncio.sleep(10)
+            await asyncio.sleep(30)
         except asyncio.CancelledError:
-            # The watchdog fired; the caller cancels too before the attempt unwinds.
+            # The timeout fired; the caller cancels too before the attempt unwinds.
             asyncio.current_task().cancel()  # type: ignore[union-attr]
             raise
         raise AssertionError("not reached")
 
-    chain = _watched_chain(cancelled_while_timing_out, deadline=0.2)
+    chain = _bounded_chain(cancelled_while_timing_out, deadline=0.2)
     task = asyncio.ensure_future(chain(get()))
     with pytest.raises(asyncio.CancelledError):
         await task
-    _assert_watchdog_idle()
+    _assert_idle()
 
 
-async def test_no_timer_or_task_is_left_after_watched_calls() -> None:
+async def test_no_timer_or_task_is_left_after_bounded_calls() -> None:
     async def ok(request: Request) -> Response:
         return MockTransport.respond(request, 200)
 
-    chain = _watched_chain(ok, deadline=0.5)
+    chain = _bounded_chain(ok, deadline=0.5)
     results = await asyncio.gather(*(chain(get()) for _ in range(20)))
     assert [r.status for r in results] == [200] * 20
-    _assert_watchdog_idle()
-    # Past the deadline the finished calls are forgotten: nothing fires at this task.
-    await asyncio.sleep(0.5 + 2 * WATCHDOG_TICK)
-    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    _assert_idle()
 
 
-async def test_a_fire_the_attempt_swallowed_does_not_leak_a_cancellation() -> None:
-    async def swallows(request: Request) -> Response:
-        # Misbehaving code below the retry layer swallows the cancellation and answers.
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(10)
-        return MockTransport.respond(request, 200)
-
-    chain = _watched_chain(swallows, deadline=0.2)
-    assert (await chain(get())).status == 200
-    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
-    await asyncio.sleep(2 * WATCHDOG_TICK)  # would raise if a cancellation had leaked
-    _assert_watchdog_idle()
-
-
-async def test_nested_watched_calls_in_one_task_keep_their_own_limits() -> None:
+async def test_nested_bounded_calls_in_one_task_keep_their_own_limits() -> None:
     async def hang(request: Request) -> Response:
-        await asyncio.sleep(10)
+        await asyncio.sleep(30)
         raise AssertionError("not reached")
 
-    inner = _watched_chain(hang, deadline=0.2)
-    seen: list[int] = []
+    inner = _bounded_chain(hang, deadline=0.2)
+    inner_errors: list[APITimeoutError] = []
 
     async def nested(request: Request) -> Response:
-        with pytest.raises(APITimeoutError):
+        with pytest.raises(APITimeoutError) as info:
             await inner(get())
-        seen.append(_watchdog().active)  # the outer attempt is still watched
+        inner_errors.append(info.value)
         return MockTransport.respond(request, 200)
 
-    outer = _watched_chain(nested, deadline=5.0)
+    outer = _bounded_chain(nested, deadline=5.0)
     assert (await outer(get())).status == 200
-    assert seen == [1]
-    _assert_watchdog_idle()
+    assert len(inner_errors) == 1
+    _assert_idle()
 
 
 def test_one_middleware_serves_two_event_loops_in_turn() -> None:
     async def hang(request: Request) -> Response:
-        await asyncio.sleep(10)
+        await asyncio.sleep(30)
         raise AssertionError("not reached")
 
-    chain = _watched_chain(hang, deadline=0.2)
+    chain = _bounded_chain(hang, deadline=0.2)
 
     async def once() -> None:
         with pytest.raises(APITimeoutError):
             await chain(get())
-        _assert_watchdog_idle()
+        _assert_idle()
 
     asyncio.run(once())
     asyncio.run(once())

@@ -14,16 +14,18 @@ from qoder_async.config import RetryPolicy, Timeouts
 from qoder_async.errors import (
     InvalidArgumentError,
     ResponseDecodeError,
-    request_id_of,
-    snippet,
+    parse_body,
+    response_decode_error,
 )
 from qoder_async.middleware import Handler, Middleware
+from qoder_async.resources._options import CallOptions
 
-__all__ = ["Derive", "ResourceContext"]
+__all__ = ["CallOptions", "Derive", "ResourceContext"]
 
 T = TypeVar("T")
 
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Derive(Protocol):
@@ -39,13 +41,21 @@ class Derive(Protocol):
 
 
 class ResourceContext:
-    """The base URL, the composed handler a resource sends through, and the decode mode.
+    """What resources send through: the base URL, the composed handler, the timeouts,
+    and the decode mode.
 
-    ``derive`` (given by the client) lets a resource offer ``with_options`` without
-    knowing how the client builds its chain.
+    Args:
+        base_url: The API root.
+        handler: The client's middleware chain.
+        derive: Given by the client: lets a resource offer ``with_options`` without
+            knowing how the client builds its chain.
+        timeouts: The client's ``Timeouts``, carried on every request (``None``: the
+            transport's own).
+        strict_responses: Whether a 2xx body that does not fit its model is an error
+            (``True``) or kept raw and logged (``False``).
     """
 
-    __slots__ = ("_structurers", "base_url", "derive", "handler", "strict_responses")
+    __slots__ = ("_structurers", "base_url", "derive", "handler", "strict_responses", "timeouts")
 
     def __init__(
         self,
@@ -53,11 +63,13 @@ class ResourceContext:
         handler: Handler,
         derive: Derive | None = None,
         *,
+        timeouts: Timeouts | None = None,
         strict_responses: bool = False,
     ) -> None:
         self.base_url = base_url
         self.handler = handler
         self.derive = derive
+        self.timeouts = timeouts
         self.strict_responses = strict_responses
         self._structurers: dict[Any, Callable[[Any], Any]] = {}
 
@@ -81,6 +93,36 @@ class ResourceContext:
             for segment in segments
         )
 
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        options: CallOptions | None = None,
+    ) -> Request:
+        """The request for one logical call, with the call's options merged last."""
+        timeouts = self.timeouts
+        if options is not None:
+            timeouts = options.timeouts(timeouts)
+            if options.headers:
+                headers = {**headers, **options.headers} if headers else options.headers
+            if options.query:
+                params = {**params, **options.query} if params else options.query
+            if options.body:
+                body = {**body, **options.body} if isinstance(body, dict) else options.body
+        # Positional: attrs' keyword construction costs more, and this runs per call.
+        return Request(
+            method,
+            url,
+            dict(headers) if headers else {},
+            params,
+            None if body is None else _json.dumps(body),
+            timeouts,
+        )
+
     async def send(
         self,
         method: str,
@@ -89,15 +131,11 @@ class ResourceContext:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        options: CallOptions | None = None,
     ) -> Response:
         """Send one logical call through the chain (retries happen inside)."""
-        # Positional: attrs' keyword construction costs more, and this runs per call.
-        request = Request(
-            method,
-            url,
-            dict(headers) if headers else {},
-            params,
-            None if body is None else _json.dumps(body),
+        request = self.request(
+            method, url, params=params, body=body, headers=headers, options=options
         )
         return await self.handler(request)
 
@@ -110,38 +148,37 @@ class ResourceContext:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        options: CallOptions | None = None,
     ) -> T:
         """Send, then structure the 2xx body with ``structure`` or raise ``ResponseDecodeError``."""
-        response = await self.send(method, url, params=params, body=body, headers=headers)
-        return decode(response, structure)
+        # Not through ``send``: one coroutine less on every call.
+        request = self.request(
+            method, url, params=params, body=body, headers=headers, options=options
+        )
+        return decode(await self.handler(request), structure)
 
 
 def decode(response: Response, structure: Callable[[Any], T]) -> T:
-    """Parse and structure a success body; anything unexpected is a ``ResponseDecodeError``."""
-    data = response.data
-    try:
-        if data is NOT_PARSED:  # a chain without the decoding step (custom transports)
-            data = _json.loads(response.content)
-    except ValueError as exc:
-        raise _decode_error(response, f"response body is not valid JSON: {exc}") from None
-    except RecursionError:
-        # The stdlib parser (used without orjson) recurses once per nesting level.
-        raise _decode_error(response, "response body is nested too deeply") from None
-    try:
-        return structure(data)
-    except DecodeFailure as exc:
-        raise _decode_error(response, f"response body does not fit the model: {exc}") from None
-    except RecursionError:
-        raise _decode_error(response, "response body is nested too deeply") from None
+    """Structure a success body; anything unexpected is a ``ResponseDecodeError``.
 
-
-def _decode_error(response: Response, message: str) -> ResponseDecodeError:
-    return ResponseDecodeError(
-        message,
-        status=response.status,
-        request_id=request_id_of(response.headers),
-        body=snippet(response.content),
-    )
+    The body was parsed inside the attempt by the chain's decoding step; only a chain
+    without that step (a hand-built one) leaves it to be parsed here, the same way.
+    """
+    try:
+        data = response.data
+        if data is NOT_PARSED:
+            data = parse_body(response)
+        try:
+            return structure(data)
+        except DecodeFailure as exc:
+            raise response_decode_error(response, f"does not fit the model: {exc}") from None
+        except RecursionError:
+            raise response_decode_error(response, "is nested too deeply") from None
+    except ResponseDecodeError as error:
+        # The call itself succeeded: a write's change was applied.
+        error.attempts = response.attempts
+        error.maybe_applied = response.request.method not in _SAFE_METHODS
+        raise
 
 
 def idempotency_headers(key: str | None) -> Mapping[str, str] | None:

@@ -10,7 +10,7 @@ from qoder_async import _validation
 from qoder_async.errors import InvalidArgumentError, InvalidArgumentTypeError
 from qoder_async.models import Page
 from qoder_async.pagination import AsyncPaginator
-from qoder_async.resources._base import ResourceContext
+from qoder_async.resources._base import CallOptions, ResourceContext
 
 __all__ = ["ListParams", "paginate"]
 
@@ -113,11 +113,18 @@ class ListParams:
 
 
 def paginate(
-    ctx: ResourceContext, url: str, query: ListParams, structure: Callable[[Any], Page[T]]
+    ctx: ResourceContext,
+    url: str,
+    query: ListParams,
+    structure: Callable[[Any], Page[T]],
+    options: CallOptions | None = None,
 ) -> AsyncPaginator[T]:
-    """A paginator over ``url`` that sends ``query`` plus each page's cursor."""
+    """A paginator over ``url`` that sends ``query`` plus each page's cursor (and the
+    caller's per-call ``options`` with every page)."""
 
     async def fetch(cursor: str | None) -> Page[T]:
-        return await ctx.call("GET", url, structure, params=query.for_cursor(cursor))
+        return await ctx.call(
+            "GET", url, structure, params=query.for_cursor(cursor), options=options
+        )
 
     return AsyncPaginator(fetch, cursor=query.cursor, next_cursor=query.next_cursor)

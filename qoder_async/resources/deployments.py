@@ -19,7 +19,7 @@ from qoder_async.models import (
     ScheduleSpec,
 )
 from qoder_async.pagination import AsyncPaginator
-from qoder_async.resources._base import ResourceContext, idempotency_headers
+from qoder_async.resources._base import CallOptions, ResourceContext, idempotency_headers
 from qoder_async.resources._params import ListParams, paginate
 from qoder_async.resources.runs import RunsAPI
 
@@ -56,6 +56,10 @@ class DeploymentsAPI:
     ``ValueError`` / ``TypeError`` naming the bad parameter. Writes carry an
     ``Idempotency-Key`` (minted once per call unless you pass ``idempotency_key``), so
     the SDK can retry them after a lost response without applying them twice.
+
+    Every method also takes, for that one call: ``timeout`` (``Timeouts``, or seconds
+    for one attempt's total), ``extra_headers`` and ``extra_query`` (str to str), and on
+    writes ``extra_body`` (merged into the JSON body); they are merged last.
     """
 
     __slots__ = ("_ctx", "runs")
@@ -80,8 +84,13 @@ class DeploymentsAPI:
         environment_variables: str | None = None,
         budget: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Create an active deployment (manual-only when ``schedule`` is omitted)."""
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
         body = _validation.build_create_body(
             name=name,
             agent=agent,
@@ -98,13 +107,26 @@ class DeploymentsAPI:
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments")
         return await self._ctx.call(
-            "POST", url, self._ctx.structurer(Deployment), body=body, headers=headers
+            "POST",
+            url,
+            self._ctx.structurer(Deployment),
+            body=body,
+            headers=headers,
+            options=options,
         )
 
-    async def get(self, deployment_id: str) -> Deployment:
+    async def get(
+        self,
+        deployment_id: str,
+        *,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> Deployment:
         """One deployment by id (archived ones included)."""
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id))
-        return await self._ctx.call("GET", url, self._ctx.structurer(Deployment))
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return await self._ctx.call("GET", url, self._ctx.structurer(Deployment), options=options)
 
     async def update(
         self,
@@ -122,6 +144,10 @@ class DeploymentsAPI:
         environment_variables: str | None = NOT_GIVEN,
         budget: Mapping[str, Any] | None = NOT_GIVEN,
         idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Change only the fields you pass.
 
@@ -130,6 +156,7 @@ class DeploymentsAPI:
         ``schedule=None`` clears it (the deployment becomes manual-only).
         """
         dep = _validation.deployment_id(deployment_id)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
         given = {
             key: value
             for key, value in (
@@ -157,44 +184,92 @@ class DeploymentsAPI:
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments", dep)
         return await self._ctx.call(
-            "POST", url, self._ctx.structurer(Deployment), body=body, headers=headers
+            "POST",
+            url,
+            self._ctx.structurer(Deployment),
+            body=body,
+            headers=headers,
+            options=options,
         )
 
-    async def pause(self, deployment_id: str, *, idempotency_key: str | None = None) -> Deployment:
+    async def pause(
+        self,
+        deployment_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Deployment:
         """Stop scheduled firing (409 ``ConflictError`` when already paused)."""
-        return await self._action(deployment_id, "pause", idempotency_key)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
+        return await self._action(deployment_id, "pause", idempotency_key, options)
 
     async def unpause(
-        self, deployment_id: str, *, idempotency_key: str | None = None
+        self,
+        deployment_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Resume a paused deployment (409 ``ConflictError`` when it is not paused)."""
-        return await self._action(deployment_id, "unpause", idempotency_key)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
+        return await self._action(deployment_id, "unpause", idempotency_key, options)
 
     async def archive(
-        self, deployment_id: str, *, idempotency_key: str | None = None
+        self,
+        deployment_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """Archive for good: no unarchive exists (409 ``ConflictError`` when already archived).
 
         The returned deployment has ``archived_at`` set (``is_archived`` is true); its
         ``status`` keeps its previous value, as the API does.
         """
-        return await self._action(deployment_id, "archive", idempotency_key)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
+        return await self._action(deployment_id, "archive", idempotency_key, options)
 
-    async def run(self, deployment_id: str, *, idempotency_key: str | None = None) -> DeploymentRun:
+    async def run(
+        self,
+        deployment_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> DeploymentRun:
         """Trigger a manual run now (409 ``ConflictError`` unless the deployment is active)."""
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), "run")
         headers = idempotency_headers(idempotency_key)
+        options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
         return await self._ctx.call(
-            "POST", url, self._ctx.structurer(DeploymentRun), body={}, headers=headers
+            "POST",
+            url,
+            self._ctx.structurer(DeploymentRun),
+            body={},
+            headers=headers,
+            options=options,
         )
 
-    async def _action(self, deployment_id: str, action: str, key: str | None) -> Deployment:
+    async def _action(
+        self, deployment_id: str, action: str, key: str | None, options: CallOptions | None
+    ) -> Deployment:
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), action)
         headers = idempotency_headers(key)
         # An empty JSON object, not an empty body: the endpoint pages mark
         # Content-Type required on these POSTs, and ``{}`` is what the docs send.
         return await self._ctx.call(
-            "POST", url, self._ctx.structurer(Deployment), body={}, headers=headers
+            "POST", url, self._ctx.structurer(Deployment), body={}, headers=headers, options=options
         )
 
     def list(
@@ -208,6 +283,9 @@ class DeploymentsAPI:
         limit: int | None = None,
         after_id: str | None = None,
         before_id: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
     ) -> AsyncPaginator[Deployment]:
         """Deployments, newest first; archived ones only with ``include_archived=True``.
 
@@ -228,7 +306,8 @@ class DeploymentsAPI:
             .timestamp("created_at[lte]", created_before, param="created_before")
         )
         url = self._ctx.url("deployments")
-        return paginate(self._ctx, url, query, self._ctx.structurer(Page[Deployment]))
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return paginate(self._ctx, url, query, self._ctx.structurer(Page[Deployment]), options)
 
     def with_options(
         self,

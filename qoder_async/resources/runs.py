@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from qoder_async import _validation
@@ -12,9 +13,10 @@ from qoder_async._literals import (
     RunStatusFilter,
     TriggerTypeFilter,
 )
+from qoder_async.config import Timeouts
 from qoder_async.models import DeploymentRun, Page, RunStatus, TriggerType
 from qoder_async.pagination import AsyncPaginator
-from qoder_async.resources._base import ResourceContext
+from qoder_async.resources._base import CallOptions, ResourceContext
 from qoder_async.resources._params import ListParams, paginate
 
 __all__ = ["RUN_STATUSES", "TRIGGER_TYPES", "DeploymentRunsAPI", "RunsAPI"]
@@ -38,6 +40,9 @@ class RunsAPI:
         limit: int | None = None,
         after_id: str | None = None,
         before_id: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
     ) -> AsyncPaginator[DeploymentRun]:
         """Runs of a deployment, newest first by ``triggered_at``.
 
@@ -53,9 +58,18 @@ class RunsAPI:
             .timestamp("triggered_before", triggered_before)
         )
         url = self._ctx.url("deployments", dep, "runs")
-        return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]))
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]), options)
 
-    async def get(self, deployment_id: str, run_id: str) -> DeploymentRun:
+    async def get(
+        self,
+        deployment_id: str,
+        run_id: str,
+        *,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> DeploymentRun:
         """One run of one deployment (404 if it belongs to another deployment)."""
         url = self._ctx.url(
             "deployments",
@@ -63,7 +77,10 @@ class RunsAPI:
             "runs",
             _validation.run_id(run_id),
         )
-        return await self._ctx.call("GET", url, self._ctx.structurer(DeploymentRun))
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return await self._ctx.call(
+            "GET", url, self._ctx.structurer(DeploymentRun), options=options
+        )
 
 
 class DeploymentRunsAPI:
@@ -84,6 +101,9 @@ class DeploymentRunsAPI:
         limit: int | None = None,
         after_id: str | None = None,
         before_id: str | None = None,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
     ) -> AsyncPaginator[DeploymentRun]:
         """Every run of the caller, newest first, with the documented filters.
 
@@ -99,9 +119,20 @@ class DeploymentRunsAPI:
             .flag("has_error", has_error)
         )
         url = self._ctx.url("deployment_runs")
-        return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]))
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]), options)
 
-    async def get(self, run_id: str) -> DeploymentRun:
+    async def get(
+        self,
+        run_id: str,
+        *,
+        timeout: Timeouts | float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> DeploymentRun:
         """One run by id."""
         url = self._ctx.url("deployment_runs", _validation.run_id(run_id))
-        return await self._ctx.call("GET", url, self._ctx.structurer(DeploymentRun))
+        options = CallOptions.of(timeout, extra_headers, extra_query)
+        return await self._ctx.call(
+            "GET", url, self._ctx.structurer(DeploymentRun), options=options
+        )
