@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 import sys
 from collections import Counter
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -54,8 +56,12 @@ _OK = frozenset(
 )
 
 
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
 def lean_error(error: QoderError | None) -> QoderError | None:
-    """``error`` without what would pin memory: traceback, chained errors, request, body.
+    """``error`` without what would pin memory: traceback, chained errors, request, body,
+    response headers.
 
     An outcome is kept for every id of a batch that may hold hundreds of thousands; a
     traceback keeps every frame (and their locals) of the failed call alive, about
@@ -68,7 +74,11 @@ def lean_error(error: QoderError | None) -> QoderError | None:
     error.__cause__ = None
     if isinstance(error, APIConnectionError):
         error.request = None
-    elif isinstance(error, APIStatusError) and error.error_type is not None:
+    elif isinstance(error, APIStatusError):
+        # The request id is kept in its own field; the rest of the headers (a dozen
+        # strings per id) is what a batch of 100,000 unknown ids would pin.
+        error.headers = _NO_HEADERS
+    if isinstance(error, APIStatusError) and error.error_type is not None:
         # The envelope's fields are kept; the raw snippet they were parsed from would
         # only repeat them. Its type name is one of a few: share one copy.
         error.body = ""
