@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import qoder_async
 from qoder_async.cli import _bulk, _commands, _demo
 from qoder_async.cli._args import (
     add_command,
@@ -332,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     global_options(parser, suppress=False)
+    parser.add_argument(
+        "--version", action="version", version=f"qoder-async {qoder_async.__version__}"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _deployments(subparsers)
     _runs(subparsers)
