@@ -181,7 +181,7 @@ class AiohttpTransport:
                 maybe_sent=True,
             ) from exc
         except aiohttp.ClientConnectorCertificateError as exc:
-            # Its own clause: before aiohttp 3.13.1 this error has no ``os_error`` (reading
+            # Its own clause: up to aiohttp 3.13.0 this error has no ``os_error`` (reading
             # it raises AttributeError), so the generic clause below cannot describe it.
             raise APIConnectionError(
                 f"could not connect to {_origin(request)}: {exc.certificate_error}",
