@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import tomllib
@@ -166,6 +167,7 @@ def package(session: nox.Session) -> None:
     """Build, ``twine check``, and run the suite from the unpacked sdist."""
     session.install("build", "twine")
     dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)  # a reused session's old builds would be ambiguous
     session.run("python", "-m", "build", "--outdir", str(dist), str(ROOT))
     built = sorted(str(path) for path in dist.iterdir())
     session.run("python", "-m", "twine", "check", "--strict", *built)
