@@ -192,6 +192,14 @@ class AiohttpTransport:
                 request=request,
                 maybe_sent=True,
             ) from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            # Its own clause: up to aiohttp 3.13.0 this error has no ``os_error`` (reading
+            # it raises AttributeError), so the generic clause below cannot describe it.
+            raise APIConnectionError(
+                f"could not connect to {_origin(request)}: {exc.certificate_error}",
+                request=request,
+                maybe_sent=False,
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise APIConnectionError(
                 f"could not connect to {_origin(request)}: {exc.os_error or exc}",

@@ -203,12 +203,14 @@ async def test_chunk_defers_throttled_ids_then_resumes_from_its_checkpoint(
 async def test_chunk_out_of_time_saves_progress_and_runs_again_at_once(
     arq_redis: ArqRedis,
 ) -> None:
-    # Every answer takes 0.6 s and the chunk may run 1.0 s (80 % of job_timeout): the
+    # Every answer takes 1.5 s and the chunk may run 2.4 s (80 % of job_timeout): the
     # first id finishes, the second is in flight when time runs out, the third never
     # starts. Stopping itself before arq's hard timeout lets the chunk keep its progress.
-    with ThreadedFakeServer(latency=0.6) as fake:
+    # A slow machine only delays the answers, so the second can never beat the budget;
+    # the first has 0.9 s to spare.
+    with ThreadedFakeServer(latency=1.5) as fake:
         ids = fake.call(lambda server: server.seed_deployments(3))
-        config = WorkerConfig(concurrency=1, job_timeout=1.25, max_tries=3)
+        config = WorkerConfig(concurrency=1, job_timeout=3.0, max_tries=3)
         async with QoderClient(fake.server.token, base_url=fake.server.url) as client:
             ctx = {"redis": arq_redis, "job_id": "slow", "job_try": 1}
             ctx |= {CLIENT_KEY: client, CONFIG_KEY: config}

@@ -35,10 +35,19 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import attrs
-from arq.connections import ArqRedis
-from arq.cron import CronJob
-from arq.typing import StartupShutdown, WorkerCoroutine
-from arq.worker import Function, Retry, func
+
+from qoder_async.contrib._extras import missing_extra
+
+try:
+    from arq.connections import ArqRedis
+    from arq.cron import CronJob
+    from arq.typing import StartupShutdown, WorkerCoroutine
+    from arq.worker import Function, Retry, func
+except ModuleNotFoundError as exc:  # name the extra instead of a bare "No module named"
+    missing = (exc.name or "").partition(".")[0]
+    if missing not in {"arq", "redis"}:
+        raise
+    raise missing_extra("arq", missing) from exc
 
 from qoder_async.bulk import ItemOutcome, Outcome
 from qoder_async.client import QoderClient

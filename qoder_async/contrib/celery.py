@@ -32,12 +32,14 @@ because every action is idempotent: an id the dead process archived ends
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from qoder_async.bulk import ItemOutcome, Outcome
 from qoder_async.client import QoderClient
+from qoder_async.contrib._extras import missing_extra
 from qoder_async.contrib._results import (
     check_action,
     chunk_result,
@@ -47,6 +49,12 @@ from qoder_async.contrib._results import (
     throttle_wait,
 )
 from qoder_async.errors import QoderError
+
+# The recipe only calls methods of the app it is given, so it never imports Celery; it
+# checks for it (cheaply, without importing it) so a missing extra is named here and
+# not later in a worker.
+if importlib.util.find_spec("celery") is None:
+    raise missing_extra("celery", "celery")
 
 __all__ = ["TASK_NAME", "chunked", "merge_results", "register_bulk_task", "run_chunk"]
 
