@@ -19,6 +19,7 @@ from qoder_async.cli._args import (
 from qoder_async.resources.deployments import DEPLOYMENT_STATUSES
 from qoder_async.resources.runs import RUN_STATUSES, TRIGGER_TYPES
 from qoder_async.testing.faults import FAULT_KINDS
+from qoder_async.testing.throttle import add_throttle_arguments
 
 __all__ = ["build_parser"]
 
@@ -294,6 +295,7 @@ def _fake_server(subparsers: Any) -> None:
         metavar="N",
         help="start with N deployments",
     )
+    add_throttle_arguments(parser)
 
 
 def _demo_command(subparsers: Any) -> None:

@@ -27,6 +27,7 @@ from qoder_async.testing.server import (
     serve_forever,
 )
 from qoder_async.testing.state import DEFAULT_SEED_SCHEDULE, FakeState
+from qoder_async.testing.throttle import Throttle
 
 __all__ = [
     "DEFAULT_BASE_PATH",
@@ -41,6 +42,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "FaultPlan",
+    "Throttle",
     "next_fire_times",
     "parse_cron",
     "serve_forever",

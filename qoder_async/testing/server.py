@@ -30,6 +30,7 @@ from qoder_async.testing._responses import (
 from qoder_async.testing.faults import FaultPlan
 from qoder_async.testing.queries import parse_deployment_query, parse_run_query
 from qoder_async.testing.state import DEFAULT_SEED_SCHEDULE, FakeState
+from qoder_async.testing.throttle import Throttle
 from qoder_async.testing.validation import parse_json_body
 
 __all__ = ["DEFAULT_BASE_PATH", "DEFAULT_TOKEN", "ENDPOINTS", "FakeQoderServer", "serve_forever"]
@@ -76,6 +77,8 @@ class FakeQoderServer:
         latency: seconds added to every request.
         clock: POSIX seconds now, for deterministic timestamps and idempotency expiry.
         seed: makes generated ids reproducible.
+        throttle: a token bucket answering 429 like a gateway (``server.throttle``
+            holds its counters).
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class FakeQoderServer:
         latency: float = 0.0,
         clock: Callable[[], float] | None = None,
         seed: int | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         accepted = (DEFAULT_TOKEN,) if tokens is None else tuple(tokens)
         if isinstance(tokens, str) or not accepted or not all(accepted):
@@ -111,6 +115,8 @@ class FakeQoderServer:
         #: Injected faults per kind.
         self.faults_injected: Counter[str] = Counter()
         self._faults = faults if faults is not None else FaultPlan()
+        #: The gateway-style rate limit in front of the API, if any.
+        self.throttle = throttle
         self._idempotency = IdempotencyStore(IDEMPOTENCY_TTL)
         self._request_ids = random.Random()
         self._runner: web.AppRunner | None = None
@@ -310,14 +316,20 @@ class FakeQoderServer:
         token = self._authenticate(request)
         if isinstance(token, web.Response):
             return token
+        passed, extra = (True, {}) if self.throttle is None else self.throttle.admit(request.method)
         plan = self._faults
-        fault = plan.next_fault(name)
+        fault = plan.next_fault(name) if passed else None
         delay = self.latency + plan.latency
         if fault is not None:
             self.faults_injected[fault.kind] += 1
             delay += fault.seconds
         if delay > 0:
             await asyncio.sleep(delay)
+        if not passed:
+            assert self.throttle is not None
+            response = self._respond(429, self.throttle.rejection())
+            response.headers.update(extra)
+            return response
         if fault is not None and fault.kind in _REJECTING:
             return fault_response(request, fault, self._request_id())
         try:
@@ -334,6 +346,7 @@ class FakeQoderServer:
         response = self._respond(status, body)
         if replayed:
             response.headers["Idempotent-Replayed"] = "true"
+        response.headers.update(extra)
         return response
 
     def _execute(
@@ -388,6 +401,7 @@ async def serve_forever(
     seed: int | None = None,
     seed_deployments: int = 0,
     out: TextIO | None = None,
+    throttle: Throttle | None = None,
 ) -> None:
     """Run a fake server until cancelled, printing its URL and token on startup.
 
@@ -402,6 +416,7 @@ async def serve_forever(
         base_path=base_path,
         latency=latency,
         seed=seed,
+        throttle=throttle,
     )
     if seed_deployments:
         server.seed_deployments(seed_deployments)
