@@ -24,6 +24,7 @@ from qoder_async.middleware import (
     idempotency_key,
 )
 from qoder_async.observability import configure_logging_from_env
+from qoder_async.ratelimit import RateController, RateLimit
 from qoder_async.resources import DeploymentRunsAPI, DeploymentsAPI
 from qoder_async.resources._base import ResourceContext
 from qoder_async.retry import RetryMiddleware, Sleep
@@ -59,6 +60,11 @@ class QoderClient:
         ssl_context: A custom ``ssl.SSLContext`` for the default transport (a private
             CA, client certificates); certificate verification stays on unless the
             context itself turns it off.
+        rate_limit: Client-wide pacing of every attempt (reads and writes apart):
+            ``"auto"`` (the default) learns the server's allowed rate from 429/503 and
+            ``X-RateLimit-*`` headers and does nothing until the server pushes back; a
+            number paces at that many requests per second; ``None`` turns it off. A
+            ``RateController`` may be passed to share one between clients.
 
     ``QODER_LOG=debug|info|warning`` in the environment, read here, logs the
     ``qoder_async`` logger to stderr when nothing else handles it yet (see
@@ -85,6 +91,7 @@ class QoderClient:
         limits: Limits | None = None,
         allow_insecure_http: bool | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        rate_limit: RateLimit | RateController = "auto",
     ) -> None:
         try:
             self._token = _resolve_token(token)
@@ -121,6 +128,11 @@ class QoderClient:
         self._middleware = tuple(middleware)
         self._per_attempt = tuple(per_attempt_middleware)
         self._sleep = sleep
+        self._rate_control: RateController | None = (
+            rate_limit
+            if isinstance(rate_limit, RateController) or rate_limit is None
+            else RateController(rate_limit)
+        )
         self._closed = False
         self._build()
 
@@ -137,6 +149,8 @@ class QoderClient:
                 rng=random.Random(),
             )
         )
+        if self._rate_control is not None:
+            slots.append(self._rate_control)
         slots.append(
             AuthHeaders(
                 self._token, user_agent=config.user_agent, default_headers=config.default_headers
@@ -167,6 +181,11 @@ class QoderClient:
         return self._transport
 
     @property
+    def rate_control(self) -> RateController | None:
+        """The rate controller every attempt goes through (``None``: ``rate_limit=None``)."""
+        return self._rate_control
+
+    @property
     def is_closed(self) -> bool:
         """Whether ``aclose`` has been called."""
         return self._closed
@@ -190,6 +209,7 @@ class QoderClient:
         clone._middleware = self._middleware
         clone._per_attempt = self._per_attempt
         clone._sleep = self._sleep
+        clone._rate_control = self._rate_control  # one pace for every call to the server
         clone._closed = False
         clone._build()
         return clone
