@@ -230,20 +230,11 @@ class BulkJob:
         def observe(number: int, error: BaseException | None) -> None:
             counter[0] += 1
             self.report.attempts += 1
-            if error is None:
-                self._limit.on_success()
-            elif _is_throttle(error):
+            # Throttling is the client's rate controller's to answer (it paces every
+            # attempt); the job only counts it. Neither a lower concurrency nor a
+            # batch-wide pause on Retry-After: both starved a rate-limited server.
+            if error is not None and _is_throttle(error):
                 self.report.throttled += 1
-                now = time.monotonic()
-                self._limit.on_throttle(now)
-                # When the server says how long to wait, no new call starts before then
-                # (capped). Otherwise the lower concurrency limit is the back-off: a fixed
-                # batch-wide pause per throttled attempt would stall the batch for good
-                # under a steady trickle of faults, and each call backs off on its own.
-                wait = getattr(error, "retry_after", None)
-                if wait is not None:
-                    pause = min(wait, self._retry.max_retry_after)
-                    self._pause_until = max(self._pause_until, now + pause)
 
         return observe
 
