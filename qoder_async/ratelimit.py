@@ -79,6 +79,8 @@ NOISE = 0.2
 """429s on fewer than this share of recent requests may be strays, not a limit."""
 REFUSED_WEIGHT = 0.1
 """Weight of the latest answer in the moving share of 429s."""
+REFUSED_MOSTLY = 0.5
+"""A recent share of 429s above this cuts the pace to the share let through."""
 SETTLE = 0.5
 """Seconds after a cut during which 429s are still the overflow's aftermath."""
 UNPACED = 20_000.0
@@ -235,6 +237,12 @@ class _Bucket:
             self._set("slow", rate / 2.0, now)
             return
         if self._phase != "slow" and (count < MIN_ACCEPTED or since < MIN_WINDOW):
+            if self.refused > REFUSED_MOSTLY:
+                # Most requests sent since the cut are refused (the limit fell): the
+                # share let through is a first estimate, no need to wait for a count.
+                self._set("ramp", rate * (1.0 - self.refused), now)
+                self.refused = 0.0
+                self._reanchor(now)
             return  # too few accepted since the last 429 to measure: wait for more
         estimate = count / since
         previous, self._estimate = self._estimate, estimate
@@ -336,9 +344,9 @@ class RateController:
         if bucket.paced:
             bucket.refused *= 1.0 - REFUSED_WEIGHT
         headers = response.headers
-        if "X-RateLimit-Limit" in headers or (
-            type(headers) is dict and any(k.lower() == "x-ratelimit-limit" for k in headers)
-        ):
+        # aiohttp's headers match any case; a plain dict (MockTransport) is checked for
+        # the two usual spellings, not scanned on every response.
+        if "X-RateLimit-Limit" in headers or "x-ratelimit-limit" in headers:
             _learn_headers(bucket, headers, self._clock)
         return response
 
