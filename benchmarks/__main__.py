@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import bulk, decoding, imports, memory, overhead
+from benchmarks import bulk, decoding, goodput, imports, memory, overhead
 from benchmarks._results import Section, Settings, section_from_dict, section_to_dict
 from benchmarks.report import DEFAULT_JSON, render, write_json
 
@@ -28,6 +28,7 @@ SECTIONS: dict[str, Callable[[Settings], Section]] = {
     "decoding": decoding.run,
     "memory": memory.run,
     "imports": imports.run,
+    "goodput": goodput.run,
 }
 DEFAULT_REPEATS = 3
 #: Far above a full section's few minutes; only a hung section ever reaches it.
