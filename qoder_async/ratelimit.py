@@ -7,7 +7,8 @@ OPTIONS) and writes have separate buckets, learned independently, so a limit on 
 does not slow reads down.
 
 A bucket does nothing until the server first pushes back (a 429 or 503) or sends
-``X-RateLimit-*`` headers: the unthrottled hot path is one attribute test. Then:
+``X-RateLimit-*`` headers: on the unthrottled hot path it only counts (no clock read, no
+lock, no wait). Then:
 
 * A 429 means the server's bucket is empty at that moment, so the requests it accepted
   between two 429s, divided by the time between them, estimate its allowed rate. The
@@ -18,6 +19,9 @@ A bucket does nothing until the server first pushes back (a 429 or 503) or sends
   may have refilled to its cap and the count would mislead) or when a fast probe
   overflows, it starts over with a short slow start (doubling every 100 ms) from a rate
   known to be safe; the next 429 gives a clean estimate.
+* A limit that falls shows as most requests refused: the pace is cut at once to the
+  share let through. 429s on a few percent of requests whatever the pace (strays, not
+  a limit) are recognised by coming while the pace is under the estimate, and ignored.
 * ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (Limit read as requests per second,
   Reset as seconds until the server's bucket is full) set the pace directly:
   ``Limit + (Remaining - requests in flight) / Reset``, so a client that knows where the
