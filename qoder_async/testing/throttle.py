@@ -20,13 +20,12 @@ the throttle sees, so a ``schedule`` is relative to when the traffic begins.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
-
-import attrs
 
 from qoder_async.testing._responses import error_body
 
@@ -36,21 +35,7 @@ TICK = 0.1
 """Width in seconds of one ``timeline`` bin."""
 
 
-def _sorted_pairs(pairs: Sequence[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
-    return tuple(sorted((float(at), float(rate)) for at, rate in pairs))
-
-
-def _methods(value: Collection[str] | None) -> frozenset[str] | None:
-    return None if value is None else frozenset(method.upper() for method in value)
-
-
-def _check_schedule(_: Any, __: Any, value: Sequence[tuple[float, float]]) -> None:
-    for at, rate in value:
-        if at < 0 or not rate > 0:
-            raise ValueError(f"schedule entries are (seconds >= 0, rate > 0), got {(at, rate)}")
-
-
-@attrs.define(eq=False)
+@dataclasses.dataclass(eq=False)
 class Throttle:
     """A token bucket in front of the fake API.
 
@@ -66,32 +51,36 @@ class Throttle:
         clock: Monotonic seconds (inject one in tests).
     """
 
-    rate: float = attrs.field()
+    rate: float
     burst: float | None = None
     retry_after: bool = True
     headers: bool = False
-    schedule: Sequence[tuple[float, float]] = attrs.field(
-        default=(), converter=_sorted_pairs, validator=_check_schedule
-    )
-    methods: Collection[str] | None = attrs.field(default=None, converter=_methods)
+    schedule: Sequence[tuple[float, float]] = ()
+    methods: Collection[str] | None = None
     clock: Callable[[], float] = time.monotonic
     #: Requests let through.
-    accepted: int = attrs.field(default=0, init=False)
+    accepted: int = dataclasses.field(default=0, init=False)
     #: Requests answered 429.
-    throttled: int = attrs.field(default=0, init=False)
+    throttled: int = dataclasses.field(default=0, init=False)
     #: Longest time in seconds between two accepted requests.
-    longest_gap: float = attrs.field(default=0.0, init=False)
+    longest_gap: float = dataclasses.field(default=0.0, init=False)
     #: Accepted requests per ``TICK`` seconds since the first request (bin -> count).
-    timeline: Counter[int] = attrs.field(factory=Counter, init=False)
-    _tokens: float = attrs.field(default=0.0, init=False)
-    _start: float | None = attrs.field(default=None, init=False)
-    _refilled: float = attrs.field(default=0.0, init=False)
-    _last_accepted: float | None = attrs.field(default=None, init=False)
+    timeline: Counter[int] = dataclasses.field(default_factory=Counter, init=False)
+    _tokens: float = dataclasses.field(default=0.0, init=False, repr=False)
+    _start: float | None = dataclasses.field(default=None, init=False, repr=False)
+    _refilled: float = dataclasses.field(default=0.0, init=False, repr=False)
+    _last_accepted: float | None = dataclasses.field(default=None, init=False, repr=False)
 
-    @rate.validator
-    def _check_rate(self, _: Any, value: float) -> None:
-        if not value > 0:
-            raise ValueError(f"rate must be > 0 requests per second, got {value!r}")
+    def __post_init__(self) -> None:
+        if not self.rate > 0:
+            raise ValueError(f"rate must be > 0 requests per second, got {self.rate!r}")
+        pairs = tuple(sorted((float(at), float(rate)) for at, rate in self.schedule))
+        for at, rate in pairs:
+            if at < 0 or not rate > 0:
+                raise ValueError(f"schedule entries are (seconds >= 0, rate > 0), got {(at, rate)}")
+        self.schedule = pairs
+        if self.methods is not None:
+            self.methods = frozenset(method.upper() for method in self.methods)
 
     @property
     def size(self) -> float:
