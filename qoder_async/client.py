@@ -199,7 +199,8 @@ class QoderClient:
     ) -> QoderClient:
         """A client sharing this one's connections, with other timeouts, retries or headers.
 
-        The copy does not own the connections: close the original, not the copy.
+        The copy does not own the connections: close the original, not the copy. It
+        shares this client's rate controller, so both keep to one pace.
         """
         clone = object.__new__(QoderClient)
         clone._config = _merge_config(self._config, timeout=timeout, retry=retry, headers=headers)
