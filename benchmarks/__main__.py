@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import bulk, decoding, failfast, imports, memory, overhead, plugin
+from benchmarks import bulk, decoding, failfast, goodput, imports, memory, overhead, plugin
 from benchmarks._results import Section, Settings, section_from_dict, section_to_dict
 from benchmarks.report import DEFAULT_JSON, render, write_json
 
@@ -30,6 +30,7 @@ SECTIONS: dict[str, Callable[[Settings], Section]] = {
     "failfast": failfast.run,
     "imports": imports.run,
     "plugin": plugin.run,
+    "goodput": goodput.run,
 }
 DEFAULT_REPEATS = 3
 #: Far above a full section's few minutes; only a hung section ever reaches it.

@@ -27,6 +27,7 @@ from qoder_async.middleware import (
     idempotency_key,
 )
 from qoder_async.observability import configure_logging_from_env
+from qoder_async.ratelimit import RateController, RateLimit
 from qoder_async.resources import DeploymentRunsAPI, DeploymentsAPI
 from qoder_async.resources._base import ResourceContext
 from qoder_async.resources._options import resolve_timeout
@@ -70,6 +71,11 @@ class QoderClient:
         ssl_context: A custom ``ssl.SSLContext`` for the default transport (a private
             CA, client certificates); certificate verification stays on unless the
             context itself turns it off.
+        rate_limit: Client-wide pacing of every attempt (reads and writes apart):
+            ``"auto"`` (the default) learns the server's allowed rate from 429/503 and
+            ``X-RateLimit-*`` headers and does nothing until the server pushes back; a
+            number paces at that many requests per second; ``None`` turns it off. A
+            ``RateController`` may be passed to share one between clients.
 
     ``QODER_LOG=debug|info|warning`` in the environment, read here, logs the
     ``qoder_async`` logger to stderr when nothing else handles it yet (see
@@ -97,6 +103,7 @@ class QoderClient:
         allow_insecure_http: bool | None = None,
         ssl_context: ssl.SSLContext | None = None,
         strict_responses: bool | None = None,
+        rate_limit: RateLimit | RateController = "auto",
     ) -> None:
         try:
             self._token = _resolve_token(token)
@@ -139,6 +146,11 @@ class QoderClient:
         self._middleware = tuple(middleware)
         self._per_attempt = tuple(per_attempt_middleware)
         self._sleep = sleep
+        self._rate_control: RateController | None = (
+            rate_limit
+            if isinstance(rate_limit, RateController) or rate_limit is None
+            else RateController(rate_limit)
+        )
         self._closed = False
         self._build()
 
@@ -153,6 +165,8 @@ class QoderClient:
             user_agent=config.user_agent or default_user_agent(),
             default_headers=config.default_headers,
         )
+        if self._rate_control is not None:
+            slots.append(self._rate_control)  # one token per attempt, below the retries
         if self._per_attempt:
             attempt = build_chain([auth, *self._per_attempt, decode_errors], self._transport.send)
         else:
@@ -201,6 +215,11 @@ class QoderClient:
         return self._transport
 
     @property
+    def rate_control(self) -> RateController | None:
+        """The rate controller every attempt goes through (``None``: ``rate_limit=None``)."""
+        return self._rate_control
+
+    @property
     def is_closed(self) -> bool:
         """Whether ``aclose`` has been called."""
         return self._closed
@@ -218,7 +237,8 @@ class QoderClient:
         ``timeout`` replaces the ``Timeouts`` (seconds replace only ``total``);
         ``per_attempt_middleware`` runs on every attempt after this client's own
         per-attempt middleware. Everything client-wide -- the transport and its pool, and
-        any state held on the client -- is shared with this one, not copied. The copy does
+        any state held on the client, such as the rate controller -- is shared with this
+        one, not copied, so both keep to one pace. The copy does
         not own the connections: close the original, not the copy.
         """
         return _derived(

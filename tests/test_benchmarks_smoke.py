@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("bulk", "overhead", "decoding", "memory", "failfast", "imports", "plugin")
+SECTIONS = ("bulk", "overhead", "decoding", "memory", "failfast", "imports", "plugin", "goodput")
 NOT_INSTALLED = "n/a (not installed)"
 
 
@@ -100,6 +100,17 @@ def test_other_numbers_are_sane(quick_run: tuple[str, dict[str, Any]]) -> None:
     imports = sections["imports"]["data"]["ms"]
     assert _positive(imports["import qoder_async"])
     assert _positive(imports["aiohttp + attrs + cattrs + tenacity"])
+
+
+def test_goodput_numbers_are_sane(quick_run: tuple[str, dict[str, Any]]) -> None:
+    _, document = quick_run
+    runs = document["sections"]["goodput"]["data"]["runs"]
+    assert {run["client"] for run in runs} == {"defaults", "rate_limit=R", "naive backoff"}
+    assert len(runs) == 18
+    for run in runs:
+        assert run["exactly_once"], run
+        assert _positive(run["goodput"])
+        assert run["requests_per_id"] >= 1.0
 
 
 def test_missing_comparison_packages_read_not_installed(

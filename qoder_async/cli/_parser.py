@@ -20,6 +20,7 @@ from qoder_async.cli._args import (
     timestamp,
 )
 from qoder_async.testing.faults import FAULT_KINDS
+from qoder_async.testing.throttle import add_throttle_arguments
 
 __all__ = ["LIST_PAGE", "build_parser"]
 
@@ -330,6 +331,7 @@ def _fake_server(subparsers: Any) -> None:
         metavar="N",
         help="start with N deployments",
     )
+    add_throttle_arguments(parser)
 
 
 def _demo_command(subparsers: Any) -> None:

@@ -26,11 +26,16 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
     """``fake-server``: serve the fake API on 127.0.0.1 until Ctrl-C or SIGTERM."""
     # Imported here: the fake server is a testing tool, not needed by other commands.
     from qoder_async.testing import FakeQoderServer, FaultPlan
+    from qoder_async.testing.throttle import throttle_from_args
 
     try:
         plan = FaultPlan(seed=args.seed, rate=args.fault_rate, kinds=args.fault_kinds)
     except ValueError as exc:
         raise UsageError(f"bad fault options: {exc}") from None
+    try:
+        throttle = throttle_from_args(args)
+    except ValueError as exc:
+        raise UsageError(f"bad throttle options: {exc}") from None
     if args.latency < 0:
         raise UsageError("--latency must be >= 0")
     if args.seed_deployments < 0:
@@ -40,7 +45,9 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
         logging.getLogger("aiohttp.server").addFilter(_drop_client_gone)
 
     async def serve() -> int:
-        server = FakeQoderServer(port=args.port, faults=plan, latency=args.latency, seed=args.seed)
+        server = FakeQoderServer(
+            port=args.port, faults=plan, latency=args.latency, seed=args.seed, throttle=throttle
+        )
         if args.seed_deployments:
             server.seed_deployments(args.seed_deployments)
         try:

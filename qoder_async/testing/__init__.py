@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         serve_forever,
     )
     from qoder_async.testing.state import DEFAULT_SEED_SCHEDULE, FakeState
+    from qoder_async.testing.throttle import Throttle
     from qoder_async.testing.views import DeploymentView, InjectedFault, RunView
 
 #: Public name -> the submodule that defines it.
@@ -56,6 +57,7 @@ _HOMES = {
     "serve_forever": "server",
     "DEFAULT_SEED_SCHEDULE": "state",
     "FakeState": "state",
+    "Throttle": "throttle",
     "DeploymentView": "views",
     "InjectedFault": "views",
     "RunView": "views",
@@ -91,6 +93,7 @@ __all__ = [
     "FaultPlan",
     "InjectedFault",
     "RunView",
+    "Throttle",
     "next_fire_times",
     "parse_cron",
     "serve_forever",

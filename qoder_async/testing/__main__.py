@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from qoder_async.testing.faults import DEFAULT_RANDOM_KINDS, FAULT_KINDS, FaultKind, FaultPlan
 from qoder_async.testing.server import DEFAULT_BASE_PATH, DEFAULT_TOKEN, ENDPOINTS, serve_forever
+from qoder_async.testing.throttle import add_throttle_arguments, throttle_from_args
 
 
 def _kinds(text: str) -> list[FaultKind]:
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="create N deployments at startup",
     )
+    add_throttle_arguments(parser)
     return parser
 
 
@@ -96,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kinds=args.fault_kinds,
             endpoints=args.fault_endpoints,
         )
+        throttle = throttle_from_args(args)
     except ValueError as exc:
         build_parser().error(str(exc))
     with contextlib.suppress(KeyboardInterrupt):
@@ -109,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 latency=args.latency,
                 seed=args.seed,
                 seed_deployments=args.seed_deployments,
+                throttle=throttle,
             )
         )
     return 0

@@ -30,6 +30,7 @@ from qoder_async.testing.faults import FaultPlan
 from qoder_async.testing.inspection import ServerInspection
 from qoder_async.testing.queries import parse_deployment_query, parse_run_query
 from qoder_async.testing.state import FakeState
+from qoder_async.testing.throttle import Throttle
 from qoder_async.testing.validation import parse_json_body
 
 __all__ = ["DEFAULT_BASE_PATH", "DEFAULT_TOKEN", "ENDPOINTS", "FakeQoderServer", "serve_forever"]
@@ -95,6 +96,8 @@ class FakeQoderServer(ServerInspection):
             by id.
         archive_applications: Deployment id -> archives applied to it.
         faults_injected: Injected faults per kind; ``injected_faults()`` lists them.
+        throttle: a token bucket answering 429 like a gateway (``server.throttle``
+            holds its counters).
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class FakeQoderServer(ServerInspection):
         latency: float = 0.0,
         clock: Callable[[], float] | None = None,
         seed: int | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         accepted = (DEFAULT_TOKEN,) if tokens is None else tuple(tokens)
         if isinstance(tokens, str) or not accepted or not all(accepted):
@@ -123,6 +127,8 @@ class FakeQoderServer(ServerInspection):
         self.state = FakeState(clock=clock, seed=seed)
         self._init_inspection()
         self._faults = faults if faults is not None else FaultPlan()
+        #: The gateway-style rate limit in front of the API, if any.
+        self.throttle = throttle
         self._idempotency = IdempotencyStore(IDEMPOTENCY_TTL)
         self._request_ids = random.Random()
         self._runner: web.AppRunner | None = None
@@ -292,14 +298,20 @@ class FakeQoderServer(ServerInspection):
         token = self._authenticate(request)
         if isinstance(token, web.Response):
             return token
+        passed, extra = (True, {}) if self.throttle is None else self.throttle.admit(request.method)
         plan = self._faults
-        fault = plan.next_fault(name)
+        fault = plan.next_fault(name) if passed else None
         delay = self.latency + plan.latency
         if fault is not None:
             self._record_fault(name, fault.kind, request.match_info.get("deployment_id"))
             delay += fault.seconds
         if delay > 0:
             await asyncio.sleep(delay)
+        if not passed:
+            assert self.throttle is not None
+            response = self._respond(429, self.throttle.rejection())
+            response.headers.update(extra)
+            return response
         if fault is not None and fault.kind in _REJECTING:
             return fault_response(request, fault, self._request_id())
         try:
@@ -316,6 +328,7 @@ class FakeQoderServer(ServerInspection):
         response = self._respond(status, body)
         if replayed:
             response.headers["Idempotent-Replayed"] = "true"
+        response.headers.update(extra)
         return response
 
     def _execute(
@@ -369,6 +382,7 @@ async def serve_forever(
     seed: int | None = None,
     seed_deployments: int = 0,
     out: TextIO | None = None,
+    throttle: Throttle | None = None,
 ) -> None:
     """Run a fake server until cancelled, printing its URL and token on startup.
 
@@ -383,6 +397,7 @@ async def serve_forever(
         base_path=base_path,
         latency=latency,
         seed=seed,
+        throttle=throttle,
     )
     if seed_deployments:
         server.seed_deployments(seed_deployments)
