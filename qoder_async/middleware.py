@@ -3,12 +3,14 @@
 ``build_chain`` folds a list of middlewares around a terminal handler once, when the
 client is built. The client's fixed slots, outermost first::
 
-    user per-call middleware -> idempotency key -> retry -> headers + auth
-        -> user per-attempt middleware -> error decoding -> transport.send
+    user per-call middleware -> idempotency key -> retry -> rate controller
+        -> headers + auth -> user per-attempt middleware -> error decoding
+        -> transport.send
 
 Everything above ``retry`` runs once per logical call (so the idempotency key is minted
 once and reused by every attempt); everything below runs on every attempt (so auth is
-fresh and the per-attempt hooks see each try). Without per-attempt middleware and with a
+fresh, every attempt takes a token from the client-wide rate controller, and the
+per-attempt hooks see each try). Without per-attempt middleware and with a
 static token, the client runs headers, transport and decoding as one coroutine
 (``attempt_handler``): the same steps, fewer objects per attempt.
 """
