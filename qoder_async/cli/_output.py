@@ -225,10 +225,12 @@ def _ms(seconds: float) -> str:
 
 def bulk_summary(report: BulkReport) -> dict[str, Any]:
     """Derived figures of a bulk report: throughput, retries and latency percentiles."""
-    total = len(report.outcomes)
+    # Ids a stopped job never reached took no time: counting them would make a job that
+    # gave up at once look like the fastest run of all.
+    handled = len(report.outcomes) - report.counts[Outcome.NOT_ATTEMPTED]
     launched = sum(1 for item in report.outcomes.values() if item.attempts > 0)
     return {
-        "throughput_per_s": round(total / report.elapsed, 1) if report.elapsed > 0 else 0.0,
+        "throughput_per_s": round(handled / report.elapsed, 1) if report.elapsed > 0 else 0.0,
         "extra_attempts": max(0, report.attempts - launched),
         "p50_ms": round(report.latency_percentile(0.50) * 1000, 1),
         "p99_ms": round(report.latency_percentile(0.99) * 1000, 1),
