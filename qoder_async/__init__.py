@@ -16,9 +16,13 @@ costs what it always did.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` alone would be most of what
+# ``import qoder_async`` costs. Type checkers treat any constant of this name alike.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from qoder_async._messages import Request, Response
     from qoder_async.client import QoderClient
     from qoder_async.config import ClientConfig, Limits, RetryPolicy, SecretToken, Timeouts
