@@ -126,3 +126,55 @@ def test_the_testing_package_imports_its_server_on_first_use() -> None:
         "[]",
         "module 'qoder_async.testing' has no attribute 'NoSuchThing'",
     ]
+
+
+def test_loading_the_pytest_plugin_imports_neither_aiohttp_nor_the_client() -> None:
+    # Python imports the package root before the plugin module, so this also proves
+    # ``import qoder_async`` alone stays free.
+    out = run_fresh(
+        """
+        import sys
+        import qoder_async.testing.pytest_plugin
+        print([name for name in ("aiohttp", "qoder_async.client") if name in sys.modules])
+        """
+    )
+    assert out == "[]"
+
+
+def test_every_public_name_of_the_lazy_package_resolves_and_is_listed() -> None:
+    out = run_fresh(
+        """
+        import inspect
+        import pydoc
+        import sys
+
+        import qoder_async
+        from qoder_async import QoderClient, Timeouts, from_dict
+        from qoder_async.client import QoderClient as home
+        from qoder_async.config import Timeouts as timeouts_home
+
+        print(QoderClient is home, Timeouts is timeouts_home, callable(from_dict))
+        print(sorted(set(qoder_async.__all__) - set(dir(qoder_async))))
+        values = {name: getattr(qoder_async, name) for name in qoder_async.__all__}
+        print(sorted(name for name, value in values.items() if value is None))
+        page = pydoc.render_doc(qoder_async, renderer=pydoc.plaintext)
+        print([name for name in qoder_async.__all__ if name not in page])
+        print(f"VERSION\\n    {qoder_async.__version__}" in page)
+        print(qoder_async.errors.QoderError is values["QoderError"])
+        print(inspect.ismodule(qoder_async.resources))
+        try:
+            qoder_async.NoSuchThing
+        except AttributeError as exc:
+            print(exc)
+        """
+    )
+    assert out.splitlines() == [
+        "True True True",
+        "[]",
+        "[]",
+        "['__version__']",  # pydoc shows it as the VERSION section instead:
+        "True",
+        "True",
+        "True",
+        "module 'qoder_async' has no attribute 'NoSuchThing'",
+    ]
