@@ -280,7 +280,7 @@ async def _demo(args: argparse.Namespace) -> int:
                 f"   The server now also limits writes like a gateway: {throttle.rate:g} "
                 f"per second (burst {throttle.size:g}), a 429 with Retry-After beyond that. "
                 "The SDK is not told the limit; it has to find it. (The limit is half the "
-                f"write rate step 1 reached, at most {LIMIT_CAP}, so it binds on a fast or a "
+                f"write rate step 1 reached, at most {LIMIT_CAP}/s, so it binds on a fast or a "
                 "slow machine.)"
             )
             server.throttle = throttle
@@ -351,7 +351,7 @@ def _print_summary(
     say("The rate limit, found without being told:")
     say(
         f"  the server allowed {limit['limit_per_s']:g} writes/s (burst {limit['burst']:g}) "
-        f"and answered {limit['throttled_429']:,} of them with 429"
+        f"and refused {limit['throttled_429']:,} writes over it with a 429"
     )
     say(
         f"  the job archived {limit['ids_per_s']:,.0f} ids/s, "
