@@ -56,6 +56,7 @@ async def test_small_demo_json_summary_checks_out() -> None:
     # made went through it (each id at least once), and its 429s are among those the
     # report counted as throttled.
     limit = summary["rate_limit"]
+    assert limit["told_the_job"] is False
     assert limit["limit_per_s"] >= 20
     assert limit["burst"] >= 10
     assert limit["writes_accepted"] >= 250 + prearchived + unknown

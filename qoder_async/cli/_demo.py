@@ -134,6 +134,10 @@ async def _list_all(client: QoderClient) -> tuple[list[str], int]:
     return ids, pages
 
 
+_UNTOLD = "The SDK is not told the limit; it has to find it."
+_TOLD = "Here --rate-limit paces the job at a fixed rate instead of letting it find the limit."
+
+
 def _gateway_throttle(writes_per_s: float) -> Throttle:
     """A token bucket on writes at ``LIMIT_SHARE`` of ``writes_per_s``, in round numbers."""
     from qoder_async.testing import Throttle
@@ -279,7 +283,7 @@ async def _demo(args: argparse.Namespace) -> int:
             say(
                 f"   The server now also limits writes like a gateway: {throttle.rate:g} "
                 f"per second (burst {throttle.size:g}), a 429 with Retry-After beyond that. "
-                "The SDK is not told the limit; it has to find it. (The limit is half the "
+                f"{_UNTOLD if args.rate_limit is None else _TOLD} (The limit is half the "
                 f"write rate step 1 reached, at most {LIMIT_CAP}/s, so it binds on a fast or a "
                 "slow machine.)"
             )
@@ -304,6 +308,7 @@ async def _demo(args: argparse.Namespace) -> int:
             async with progress:
                 report = await job
             limit = _limit_stats(throttle, report)
+            limit["told_the_job"] = args.rate_limit is not None
             archive_faults = sum(server.faults_injected.values()) - faults_before
             server.faults = None
             server.throttle = None
@@ -348,7 +353,11 @@ def _print_summary(
     extra = [("faults injected", format_count(archive_faults), "(on archive calls)")]
     say(format_summary(bulk_summary_rows(report, extra=extra), indent="  "))
     say()
-    say("The rate limit, found without being told:")
+    say(
+        "The rate limit (the job was paced by --rate-limit):"
+        if limit["told_the_job"]
+        else "The rate limit, found without being told:"
+    )
     say(
         f"  the server allowed {limit['limit_per_s']:g} writes/s (burst {limit['burst']:g}) "
         f"and refused {limit['throttled_429']:,} writes over it with a 429"
