@@ -75,7 +75,7 @@ RAMP_LONGEST = 6.0
 """Longest length in seconds of the gentle part (a probe must come well within ``STALE``)."""
 RAMP_TOP = 1.06
 """Rate at the end of the gentle ramp, as a multiple of the rate after the cut."""
-PROBE_DOUBLING = 0.5
+PROBE_DOUBLING = 0.35
 """Seconds per doubling of the rate once the gentle ramp is over (the limit rose)."""
 GROWTH = 1.25
 """An estimate this much above the last one means the last was not the server's limit."""
