@@ -11,14 +11,22 @@ A bucket does nothing until the server first pushes back (a 429 or 503) or sends
 lock, no wait). Then:
 
 * A 429 means the server's bucket is empty at that moment, so the requests it accepted
-  between two 429s, divided by the time between them, estimate its allowed rate. The
-  bucket paces a little under that estimate, then ramps up convexly with the time since
-  the cut (slowly at first, so probing costs about one 429 every couple of seconds, then
-  doubling, so a limit that rose is found within seconds).
+  between two 429s, divided by the time between them, estimate its allowed rate to
+  within one request either way. The bucket paces a little under the low end of that,
+  then ramps up convexly: gently up to the high end (a wide span after a short count,
+  such as a slow start's, so that a rough estimate is neither overshot nor outgrown),
+  then doubling, so a limit that rose is found within seconds. The gentle part spans as
+  many requests as the estimate was measured over (up to ``RAMP_REQUESTS``, 3-6 s):
+  each probe above the limit costs about one 429, so at low rates it is paid per
+  hundred requests, not every few seconds.
 * With no usable earlier 429 (the first one, or one long ago, when the server's bucket
-  may have refilled to its cap and the count would mislead) or when a fast probe
-  overflows, it starts over with a short slow start (doubling every 100 ms) from a rate
-  known to be safe; the next 429 gives a clean estimate.
+  may have refilled to its cap and the count would mislead) it starts over with a short
+  slow start (doubling every 100 ms) from a rate known to be safe; the next 429 gives a
+  clean estimate. 429s for requests sent before a cut are the overflow's aftermath and
+  teach nothing (after the first one, all requests that were in flight unpaced).
+* An estimate well above the last one means the limit rose (or the last was no limit):
+  a slow start from the new estimate climbs to it fast. A probe that merely overshot
+  by the server's saved-up burst is not mistaken for a rise: only the count decides.
 * A limit that falls shows as most requests refused: the pace is cut at once to the
   share let through. 429s on a few percent of requests whatever the pace (strays, not
   a limit) are recognised by coming while the pace is under the estimate, and ignored.
@@ -59,14 +67,17 @@ START_RATE = 8.0
 SLOW_START_DOUBLING = 0.1
 """Seconds per doubling of the rate during a slow start."""
 RAMP_SECONDS = 3.0
-"""Length of the gentle (quadratic) part of the ramp after a cut."""
+"""Shortest length in seconds of the gentle (quadratic) part of the ramp after a cut."""
+RAMP_REQUESTS = 100.0
+"""Requests at least that the gentle part of the ramp spans: at low rates it lasts longer,
+so probing costs about one 429 per this many requests, not one per few seconds."""
+RAMP_LONGEST = 6.0
+"""Longest length in seconds of the gentle part (a probe must come well within ``STALE``)."""
 RAMP_TOP = 1.06
 """Rate at the end of the gentle ramp, as a multiple of the rate after the cut."""
-PROBE_DOUBLING = 0.5
+PROBE_DOUBLING = 0.35
 """Seconds per doubling of the rate once the gentle ramp is over (the limit rose)."""
-PROBE_OVERFLOW = 2.0
-"""A 429 at more than this multiple of the last estimate: the limit rose meanwhile."""
-GROWTH = 1.1
+GROWTH = 1.25
 """An estimate this much above the last one means the last was not the server's limit."""
 MIN_WINDOW = 0.2
 """Seconds at least between the two 429s an estimate is taken from."""
@@ -101,6 +112,7 @@ class _Bucket:
         "_estimate",
         "_fixed",
         "_gap",
+        "_gentle",
         "_last_sent",
         "_lock",
         "_next",
@@ -108,6 +120,7 @@ class _Bucket:
         "_sleep",
         "_strays",
         "_t0",
+        "_top",
         "accepted",
         "in_flight",
         "paced",
@@ -139,6 +152,8 @@ class _Bucket:
         self._phase = "fixed"
         self._base = fixed or 0.0
         self._t0 = 0.0
+        self._top = RAMP_TOP
+        self._gentle = RAMP_SECONDS
         # (time, accepted, throttled) at the last 429 an estimate may start from.
         self._anchor: tuple[float, int, int] | None = None
         self._estimate: float | None = None
@@ -152,10 +167,11 @@ class _Bucket:
         if phase == "slow":
             rate = base * 2.0 ** (since / SLOW_START_DOUBLING)
         elif phase == "ramp":
-            if since <= RAMP_SECONDS:
-                rate = base * (1.0 + (RAMP_TOP - 1.0) * (since / RAMP_SECONDS) ** 2)
+            gentle = self._gentle
+            if since <= gentle:
+                rate = base * (1.0 + (self._top - 1.0) * (since / gentle) ** 2)
             else:
-                rate = base * RAMP_TOP * 2.0 ** ((since - RAMP_SECONDS) / PROBE_DOUBLING)
+                rate = base * self._top * 2.0 ** ((since - gentle) / PROBE_DOUBLING)
         else:
             rate = base
         return min(float(rate), UNPACED)
@@ -186,8 +202,14 @@ class _Bucket:
             self._next = (slot if now - slot < interval else now) + interval
             return now
 
-    def _set(self, phase: str, base: float, now: float) -> None:
-        self._phase, self._base, self._t0 = phase, max(base, 0.1), now
+    def _set(
+        self, phase: str, base: float, now: float, top: float = RAMP_TOP, measured: float = 0.0
+    ) -> None:
+        """Start ``phase`` at ``base`` requests/s; a ramp rises to ``top`` times that over as
+        many requests as the estimate was ``measured`` from (up to ``RAMP_REQUESTS``)."""
+        self._phase, self._base, self._t0, self._top = phase, max(base, 0.1), now, top
+        span = min(measured, RAMP_REQUESTS) / self._base
+        self._gentle = min(max(RAMP_SECONDS, span), RAMP_LONGEST)
         self._strays = 0
         if not self.paced:
             self.paced = True
@@ -251,15 +273,18 @@ class _Bucket:
         estimate = count / since
         previous, self._estimate = self._estimate, estimate
         if previous is not None and estimate > GROWTH * previous:
-            # More got through than the last estimate said could: that was no limit (a
-            # stray 429 measured our own pace) or the limit rose. Keep climbing fast.
+            # More got through than the last estimate said could: the limit rose (so the
+            # count mixes two limits), or the last was no limit (a stray 429 measured our
+            # own pace). Start over from the last rate known to pass and climb fast; the
+            # next 429 measures the new limit.
             self._set("slow", estimate * BACKOFF, now)
-        elif self._phase == "ramp" and rate * BACKOFF > PROBE_OVERFLOW * self._base:
-            # A probe overflowed: the limit rose (so the count mixes two limits). Start
-            # over from the last rate known to pass; the next 429 measures the new one.
-            self._set("slow", max(self._base, estimate * BACKOFF), now)
         else:
-            self._set("ramp", estimate * BACKOFF, now)
+            # The server's bucket held under one token at each 429, so the limit lies
+            # within one request of the count: pace from the low end, and let the gentle
+            # ramp span up to the high end (a short count is a wide span), so that an
+            # estimate from a few requests is neither overshot nor outgrown by the ramp.
+            spread = (count + 1) / (count - 1)
+            self._set("ramp", (count - 1) / since * BACKOFF, now, RAMP_TOP * spread, count)
         self._reanchor(now)
 
     def _reanchor(self, now: float) -> None:

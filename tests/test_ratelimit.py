@@ -65,6 +65,23 @@ async def test_it_finds_the_allowed_rate_and_then_rarely_hits_it() -> None:
     assert throttle.throttled - throttled <= 0.03 * 1000
 
 
+@pytest.mark.parametrize(("rate", "burst", "latency"), [(10, 10, 0.003), (20, 5, 0.02)])
+async def test_probing_a_low_limit_costs_few_429s(
+    rate: float, burst: float, latency: float
+) -> None:
+    time = VirtualTime()
+    throttle = Throttle(rate=rate, burst=burst, clock=time)
+    client = make_client(gateway(throttle, time, latency=latency), time)
+    await time.run(archive_all(client, ids(100)))  # learning
+    throttled, start = throttle.throttled, time.now
+    await time.run(archive_all(client, ids(1000, 100)))
+    # Probing for a higher limit is paid in 429s per request, not per second: at a
+    # few requests a second it stays at two per 100 requests or fewer (a probe every
+    # few seconds whatever the rate would cost 2-4 here), while using the whole rate.
+    assert throttle.throttled - throttled <= 0.02 * 1000
+    assert 1000 / (time.now - start) >= 0.95 * rate
+
+
 async def test_a_lowered_limit_is_followed_down_and_a_raised_one_up() -> None:
     time = VirtualTime()
     throttle = Throttle(rate=100, burst=20, clock=time, schedule=[(10.0, 30.0), (20.0, 100.0)])
