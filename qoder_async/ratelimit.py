@@ -92,7 +92,7 @@ QUIET = 0.5
 """Seconds without a request that make a count since the last 429 unusable."""
 NOISE = 0.2
 """429s on fewer than this share of recent requests may be strays, not a limit."""
-REFUSED_WEIGHT = 0.1
+REFUSED_WEIGHT = 0.05
 """Weight of the latest answer in the moving share of 429s."""
 REFUSED_MOSTLY = 0.5
 """A recent share of 429s above this cuts the pace to the share let through."""
@@ -370,8 +370,9 @@ class RateController:
             raise
         bucket.in_flight -= 1
         bucket.accepted += 1
-        if bucket.paced:
-            bucket.refused *= 1.0 - REFUSED_WEIGHT
+        # Every answer moves the share of 429s, paced or not: a share that only rose
+        # while unpaced would turn a few stray 429s into a "limit" that is not there.
+        bucket.refused *= 1.0 - REFUSED_WEIGHT
         headers = response.headers
         # aiohttp's headers match any case; a plain dict (MockTransport) is checked for
         # the two usual spellings, not scanned on every response.
