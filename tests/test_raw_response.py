@@ -6,6 +6,7 @@ a per-attempt middleware (it sees every attempt's response before the SDK keeps 
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -198,3 +199,20 @@ async def test_a_drifted_body_raises_on_parse_in_strict_mode(
     assert err.value.maybe_applied is True
     assert normal.value.maybe_applied is False
     assert qoder_fake_server.archive_applications[dep] == 1
+
+
+async def test_help_shows_the_same_parameters_and_the_raw_return_type(
+    qoder_fake_server: FakeQoderServer,
+) -> None:
+    async with client_for(qoder_fake_server) as client:
+        for name in ("create", "get", "update", "pause", "unpause", "archive", "run"):
+            normal = getattr(client.deployments, name)
+            raw = getattr(client.deployments.with_raw_response, name)
+            model = "DeploymentRun" if name == "run" else "Deployment"
+            assert raw.__name__ == normal.__name__ == name
+            assert raw.__doc__ == normal.__doc__
+            assert inspect.signature(raw).parameters == inspect.signature(normal).parameters
+            assert inspect.signature(normal).return_annotation == model
+            assert inspect.signature(raw).return_annotation == f"RawResponse[{model}]"
+        runs_get = inspect.signature(client.deployments.runs.with_raw_response.get)
+        assert list(runs_get.parameters)[:2] == ["deployment_id", "run_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from functools import update_wrapper
@@ -202,11 +203,24 @@ def sends(
         prepared = build(self, *args, **kwargs)
         return decode(await prepared.handler(prepared.request), prepared.structure)
 
-    update_wrapper(method, build)  # docstring and parameters, for help() and inspect
-    # Builders are named ``_<method>``: the method answers to the public name.
+    present_as(method, build, "{}")
+    return method
+
+
+def present_as(method: Callable[..., Any], build: Callable[..., Any], returns: str) -> None:
+    """Give ``method`` the name, docstring and parameters of its builder, for ``help()``
+    and ``inspect``, and the return type ``returns`` filled with the builder's model.
+
+    Builders are named ``_<method>`` and return ``Prepared[<model>]``.
+    """
+    update_wrapper(method, build)
     method.__name__ = build.__name__.removeprefix("_")
     method.__qualname__ = build.__qualname__.replace("._", ".", 1)
-    return method
+    signature = inspect.signature(build)
+    model = str(signature.return_annotation).removeprefix("Prepared[").removesuffix("]")
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=returns.format(model)
+    )
 
 
 def decode(response: Response, structure: Callable[[Any], T]) -> T:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from qoder_async.errors import request_id_of, safe_headers
-from qoder_async.resources._base import Prepared, decode
+from qoder_async.resources._base import Prepared, decode, present_as
 
 if TYPE_CHECKING:
     from qoder_async._messages import Response
@@ -95,8 +95,7 @@ def raw(
         prepared = build(*args, **kwargs)
         return RawResponse(await prepared.handler(prepared.request), prepared.structure)
 
-    method.__name__ = build.__name__.removeprefix("_")
-    method.__doc__ = build.__doc__
+    present_as(method, build, "RawResponse[{}]")
     return method
 
 
