@@ -23,9 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["DeploymentRunsRawAPI", "DeploymentsRawAPI", "RawResponse", "RunsRawAPI"]
 
 T = TypeVar("T")
-T_co = TypeVar(
-    "T_co", covariant=True
-)  # read-only: a RawResponse[Deployment] is a RawResponse[object]
+# Covariant: a RawResponse is read-only, so a RawResponse[Deployment] is a RawResponse[object].
+T_co = TypeVar("T_co", covariant=True)
 P = ParamSpec("P")
 
 _UNPARSED: Any = object()
