@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         UserMessage,
     )
     from qoder_async.pagination import AsyncPaginator, PaginationError
+    from qoder_async.resources._raw import RawResponse
     from qoder_async.serialization import from_dict, to_dict, to_json
     from qoder_async.transport import AiohttpTransport, MockTransport, Transport
 
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
 #: Submodule -> the public names it defines.
 _EXPORTS = {
     "_messages": ("Request", "Response"),
+    "resources._raw": ("RawResponse",),
     "client": ("QoderClient",),
     "config": ("ClientConfig", "Limits", "RetryPolicy", "SecretToken", "Timeouts"),
     "errors": (
@@ -205,6 +207,7 @@ __all__ = [
     "QoderConfigError",
     "QoderError",
     "RateLimitError",
+    "RawResponse",
     "Request",
     "Response",
     "ResponseDecodeError",

@@ -120,8 +120,18 @@ async def test_readme_snippets_run_against_the_fake_server(
                     await value(**{param: pool[param] for param in params})
                     called.append(name)
     assert skipped == NEEDS_REDIS_AND_WORKERS
-    # The quick start, per-call options, tour, pagination, bulk, fake-server and metrics snippets.
-    assert {"snippet", "options", "tour", "pages", "cleanup", "check", "measured"} <= set(called)
+    # The quick start, per-call options, tour, raw responses, pagination, bulk,
+    # fake-server and metrics snippets.
+    assert {
+        "snippet",
+        "options",
+        "tour",
+        "raw_response",
+        "pages",
+        "cleanup",
+        "check",
+        "measured",
+    } <= set(called)
 
 
 def test_every_pytest_snippet_is_run_by_the_testing_section_tests() -> None:

@@ -16,6 +16,20 @@ if TYPE_CHECKING:
 __all__ = ["ARCHIVE", "PAUSE", "UNPAUSE", "BulkOperation"]
 
 
+# Functions, not lambdas: the type checker can defer a function body until the
+# methods' types (inferred in another module of the import cycle) are known.
+def _archive(api: DeploymentsAPI, deployment_id: str) -> Awaitable[Deployment]:
+    return api.archive(deployment_id)
+
+
+def _pause(api: DeploymentsAPI, deployment_id: str) -> Awaitable[Deployment]:
+    return api.pause(deployment_id)
+
+
+def _unpause(api: DeploymentsAPI, deployment_id: str) -> Awaitable[Deployment]:
+    return api.unpause(deployment_id)
+
+
 @attrs.frozen(kw_only=True)
 class BulkOperation:
     """One action applied in bulk: how to call it and how to read its results.
@@ -38,21 +52,21 @@ class BulkOperation:
 
 ARCHIVE = BulkOperation(
     action="archive",
-    call=lambda api, deployment_id: api.archive(deployment_id),
+    call=_archive,
     reached=lambda deployment: deployment.is_archived,
     done=Outcome.ARCHIVED,
     already=Outcome.ALREADY_ARCHIVED,
 )
 PAUSE = BulkOperation(
     action="pause",
-    call=lambda api, deployment_id: api.pause(deployment_id),
+    call=_pause,
     reached=lambda deployment: deployment.is_paused,
     done=Outcome.PAUSED,
     already=Outcome.ALREADY_PAUSED,
 )
 UNPAUSE = BulkOperation(
     action="unpause",
-    call=lambda api, deployment_id: api.unpause(deployment_id),
+    call=_unpause,
     reached=lambda deployment: not deployment.is_archived and not deployment.is_paused,
     done=Outcome.UNPAUSED,
     already=Outcome.ALREADY_ACTIVE,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from functools import update_wrapper
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 from urllib.parse import quote
 
 from qoder_async import _json, _serde
@@ -20,9 +22,11 @@ from qoder_async.errors import (
 from qoder_async.middleware import Handler, Middleware
 from qoder_async.resources._options import CallOptions
 
-__all__ = ["CallOptions", "Derive", "ResourceContext"]
+__all__ = ["CallOptions", "Derive", "Prepared", "ResourceContext", "sends"]
 
 T = TypeVar("T")
+S = TypeVar("S")
+P = ParamSpec("P")
 
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -123,6 +127,23 @@ class ResourceContext:
             timeouts,
         )
 
+    def prepare(
+        self,
+        method: str,
+        url: str,
+        model: type[T],
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        options: CallOptions | None = None,
+    ) -> Prepared[T]:
+        """One call, built and validated but not sent: its request and how to decode it."""
+        request = self.request(
+            method, url, params=params, body=body, headers=headers, options=options
+        )
+        return Prepared(request, self.structurer(model), self.handler)
+
     async def send(
         self,
         method: str,
@@ -156,6 +177,50 @@ class ResourceContext:
             method, url, params=params, body=body, headers=headers, options=options
         )
         return decode(await self.handler(request), structure)
+
+
+class Prepared(Generic[T]):
+    """A built call: what a resource method sends, and how its 2xx body becomes a ``T``.
+
+    A method is written once as a builder returning this; ``sends`` makes the normal
+    method of it, and ``with_raw_response`` the raw one, so both validate alike.
+    """
+
+    __slots__ = ("handler", "request", "structure")
+
+    def __init__(self, request: Request, structure: Callable[[Any], T], handler: Handler) -> None:
+        self.request = request
+        self.structure = structure
+        self.handler = handler
+
+
+def sends(
+    build: Callable[Concatenate[S, P], Prepared[T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """The method that sends what ``build`` prepares and returns the decoded model."""
+
+    async def method(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        prepared = build(self, *args, **kwargs)
+        return decode(await prepared.handler(prepared.request), prepared.structure)
+
+    present_as(method, build, "{}")
+    return method
+
+
+def present_as(method: Callable[..., Any], build: Callable[..., Any], returns: str) -> None:
+    """Give ``method`` the name, docstring and parameters of its builder, for ``help()``
+    and ``inspect``, and the return type ``returns`` filled with the builder's model.
+
+    Builders are named ``_<method>`` and return ``Prepared[<model>]``.
+    """
+    update_wrapper(method, build)
+    method.__name__ = build.__name__.removeprefix("_")
+    method.__qualname__ = build.__qualname__.replace("._", ".", 1)
+    signature = inspect.signature(build)
+    model = str(signature.return_annotation).removeprefix("Prepared[").removesuffix("]")
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=returns.format(model)
+    )
 
 
 def decode(response: Response, structure: Callable[[Any], T]) -> T:

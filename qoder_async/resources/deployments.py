@@ -19,8 +19,15 @@ from qoder_async.models import (
     ScheduleSpec,
 )
 from qoder_async.pagination import AsyncPaginator
-from qoder_async.resources._base import CallOptions, ResourceContext, idempotency_headers
+from qoder_async.resources._base import (
+    CallOptions,
+    Prepared,
+    ResourceContext,
+    idempotency_headers,
+    sends,
+)
 from qoder_async.resources._params import ListParams, paginate
+from qoder_async.resources._raw import DeploymentsRawAPI
 from qoder_async.resources.runs import RunsAPI
 
 if TYPE_CHECKING:
@@ -69,7 +76,7 @@ class DeploymentsAPI:
         self.runs = RunsAPI(ctx)
         """Runs of one deployment (``list``, ``get``)."""
 
-    async def create(
+    def _create(
         self,
         *,
         name: str,
@@ -88,7 +95,7 @@ class DeploymentsAPI:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> Deployment:
+    ) -> Prepared[Deployment]:
         """Create an active deployment (manual-only when ``schedule`` is omitted)."""
         options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
         body = _validation.build_create_body(
@@ -106,29 +113,28 @@ class DeploymentsAPI:
         )
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments")
-        return await self._ctx.call(
-            "POST",
-            url,
-            self._ctx.structurer(Deployment),
-            body=body,
-            headers=headers,
-            options=options,
+        return self._ctx.prepare(
+            "POST", url, Deployment, body=body, headers=headers, options=options
         )
 
-    async def get(
+    create = sends(_create)
+
+    def _get(
         self,
         deployment_id: str,
         *,
         timeout: Timeouts | float | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
-    ) -> Deployment:
+    ) -> Prepared[Deployment]:
         """One deployment by id (archived ones included)."""
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id))
         options = CallOptions.of(timeout, extra_headers, extra_query)
-        return await self._ctx.call("GET", url, self._ctx.structurer(Deployment), options=options)
+        return self._ctx.prepare("GET", url, Deployment, options=options)
 
-    async def update(
+    get = sends(_get)
+
+    def _update(
         self,
         deployment_id: str,
         *,
@@ -148,7 +154,7 @@ class DeploymentsAPI:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> Deployment:
+    ) -> Prepared[Deployment]:
         """Change only the fields you pass.
 
         Merge-patch semantics: a ``None`` value inside ``metadata`` deletes that key;
@@ -183,16 +189,13 @@ class DeploymentsAPI:
             body["schedule"] = None
         headers = idempotency_headers(idempotency_key)
         url = self._ctx.url("deployments", dep)
-        return await self._ctx.call(
-            "POST",
-            url,
-            self._ctx.structurer(Deployment),
-            body=body,
-            headers=headers,
-            options=options,
+        return self._ctx.prepare(
+            "POST", url, Deployment, body=body, headers=headers, options=options
         )
 
-    async def pause(
+    update = sends(_update)
+
+    def _pause(
         self,
         deployment_id: str,
         *,
@@ -201,12 +204,14 @@ class DeploymentsAPI:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> Deployment:
+    ) -> Prepared[Deployment]:
         """Stop scheduled firing (409 ``ConflictError`` when already paused)."""
         options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
-        return await self._action(deployment_id, "pause", idempotency_key, options)
+        return self._action(deployment_id, "pause", idempotency_key, options)
 
-    async def unpause(
+    pause = sends(_pause)
+
+    def _unpause(
         self,
         deployment_id: str,
         *,
@@ -215,12 +220,14 @@ class DeploymentsAPI:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> Deployment:
+    ) -> Prepared[Deployment]:
         """Resume a paused deployment (409 ``ConflictError`` when it is not paused)."""
         options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
-        return await self._action(deployment_id, "unpause", idempotency_key, options)
+        return self._action(deployment_id, "unpause", idempotency_key, options)
 
-    async def archive(
+    unpause = sends(_unpause)
+
+    def _archive(
         self,
         deployment_id: str,
         *,
@@ -229,16 +236,18 @@ class DeploymentsAPI:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> Deployment:
+    ) -> Prepared[Deployment]:
         """Archive for good: no unarchive exists (409 ``ConflictError`` when already archived).
 
         The returned deployment has ``archived_at`` set (``is_archived`` is true); its
         ``status`` keeps its previous value, as the API does.
         """
         options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
-        return await self._action(deployment_id, "archive", idempotency_key, options)
+        return self._action(deployment_id, "archive", idempotency_key, options)
 
-    async def run(
+    archive = sends(_archive)
+
+    def _run(
         self,
         deployment_id: str,
         *,
@@ -247,30 +256,25 @@ class DeploymentsAPI:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> DeploymentRun:
+    ) -> Prepared[DeploymentRun]:
         """Trigger a manual run now (409 ``ConflictError`` unless the deployment is active)."""
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), "run")
         headers = idempotency_headers(idempotency_key)
         options = CallOptions.of(timeout, extra_headers, extra_query, extra_body)
-        return await self._ctx.call(
-            "POST",
-            url,
-            self._ctx.structurer(DeploymentRun),
-            body={},
-            headers=headers,
-            options=options,
+        return self._ctx.prepare(
+            "POST", url, DeploymentRun, body={}, headers=headers, options=options
         )
 
-    async def _action(
+    run = sends(_run)
+
+    def _action(
         self, deployment_id: str, action: str, key: str | None, options: CallOptions | None
-    ) -> Deployment:
+    ) -> Prepared[Deployment]:
         url = self._ctx.url("deployments", _validation.deployment_id(deployment_id), action)
         headers = idempotency_headers(key)
         # An empty JSON object, not an empty body: the endpoint pages mark
         # Content-Type required on these POSTs, and ``{}`` is what the docs send.
-        return await self._ctx.call(
-            "POST", url, self._ctx.structurer(Deployment), body={}, headers=headers, options=options
-        )
+        return self._ctx.prepare("POST", url, Deployment, body={}, headers=headers, options=options)
 
     def list(
         self,
@@ -308,6 +312,12 @@ class DeploymentsAPI:
         url = self._ctx.url("deployments")
         options = CallOptions.of(timeout, extra_headers, extra_query)
         return paginate(self._ctx, url, query, self._ctx.structurer(Page[Deployment]), options)
+
+    @property
+    def with_raw_response(self) -> DeploymentsRawAPI:
+        """The single-deployment calls returning a ``RawResponse`` (status, headers,
+        request id, ``parse()``) instead of the model; ``list`` has no raw form."""
+        return DeploymentsRawAPI(self)
 
     def with_options(
         self,

@@ -16,8 +16,9 @@ from qoder_async._literals import (
 from qoder_async.config import Timeouts
 from qoder_async.models import DeploymentRun, Page, RunStatus, TriggerType
 from qoder_async.pagination import AsyncPaginator
-from qoder_async.resources._base import CallOptions, ResourceContext
+from qoder_async.resources._base import CallOptions, Prepared, ResourceContext, sends
 from qoder_async.resources._params import ListParams, paginate
+from qoder_async.resources._raw import DeploymentRunsRawAPI, RunsRawAPI
 
 __all__ = ["RUN_STATUSES", "TRIGGER_TYPES", "DeploymentRunsAPI", "RunsAPI"]
 
@@ -61,7 +62,7 @@ class RunsAPI:
         options = CallOptions.of(timeout, extra_headers, extra_query)
         return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]), options)
 
-    async def get(
+    def _get(
         self,
         deployment_id: str,
         run_id: str,
@@ -69,7 +70,7 @@ class RunsAPI:
         timeout: Timeouts | float | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
-    ) -> DeploymentRun:
+    ) -> Prepared[DeploymentRun]:
         """One run of one deployment (404 if it belongs to another deployment)."""
         url = self._ctx.url(
             "deployments",
@@ -78,9 +79,15 @@ class RunsAPI:
             _validation.run_id(run_id),
         )
         options = CallOptions.of(timeout, extra_headers, extra_query)
-        return await self._ctx.call(
-            "GET", url, self._ctx.structurer(DeploymentRun), options=options
-        )
+        return self._ctx.prepare("GET", url, DeploymentRun, options=options)
+
+    get = sends(_get)
+
+    @property
+    def with_raw_response(self) -> RunsRawAPI:
+        """``get`` returning a ``RawResponse`` (status, headers, request id, ``parse()``)
+        instead of the model; ``list`` has no raw form."""
+        return RunsRawAPI(self)
 
 
 class DeploymentRunsAPI:
@@ -122,17 +129,23 @@ class DeploymentRunsAPI:
         options = CallOptions.of(timeout, extra_headers, extra_query)
         return paginate(self._ctx, url, query, self._ctx.structurer(Page[DeploymentRun]), options)
 
-    async def get(
+    def _get(
         self,
         run_id: str,
         *,
         timeout: Timeouts | float | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
-    ) -> DeploymentRun:
+    ) -> Prepared[DeploymentRun]:
         """One run by id."""
         url = self._ctx.url("deployment_runs", _validation.run_id(run_id))
         options = CallOptions.of(timeout, extra_headers, extra_query)
-        return await self._ctx.call(
-            "GET", url, self._ctx.structurer(DeploymentRun), options=options
-        )
+        return self._ctx.prepare("GET", url, DeploymentRun, options=options)
+
+    get = sends(_get)
+
+    @property
+    def with_raw_response(self) -> DeploymentRunsRawAPI:
+        """``get`` returning a ``RawResponse`` (status, headers, request id, ``parse()``)
+        instead of the model; ``list`` has no raw form."""
+        return DeploymentRunsRawAPI(self)

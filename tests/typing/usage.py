@@ -15,6 +15,7 @@ from qoder_async import (
     InvalidArgumentError,
     QoderClient,
     QoderError,
+    RawResponse,
     RunStatus,
     TriggerType,
 )
@@ -49,3 +50,18 @@ async def one_except_for_everything(client: QoderClient) -> str:
         return f"bad argument: {bad}"
     except QoderError as failed:
         return f"API error: {failed}"
+
+
+async def raw_responses_keep_the_model_type(client: QoderClient, dep: str) -> str | None:
+    raw: RawResponse[Deployment] = await client.deployments.with_raw_response.get(dep)
+    run: RawResponse[DeploymentRun] = await client.deployments.with_raw_response.run(dep)
+    again = await client.deployment_runs.with_raw_response.get(run.parse().id)
+    print(raw.status, raw.headers.get("content-type"), raw.attempts, again.parse().status)
+    return raw.parse().name if raw.request_id else None
+
+
+async def raw_responses_take_the_same_arguments(client: QoderClient) -> None:
+    await client.deployments.with_raw_response.get(1)  # type: ignore[arg-type]
+    await client.deployments.with_raw_response.pause("dep_1", idempotency="k")  # type: ignore[call-arg]
+    raw = await client.deployments.with_raw_response.archive("dep_1")
+    print(raw.parse().runs)  # type: ignore[attr-defined]
