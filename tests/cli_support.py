@@ -7,8 +7,10 @@ The fake server runs in the test's own event loop, so the CLI is started with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import pty
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ __all__ = [
     "assert_one_error_line",
     "child_env",
     "cli",
+    "cli_on_terminal",
     "server_fixture",
 ]
 
@@ -90,3 +93,39 @@ def assert_one_error_line(result: Result, expected: str) -> None:
     assert len(lines) == 1, result.err
     assert lines[0].startswith(expected), result.err
     assert "Traceback" not in result.err
+
+
+async def cli_on_terminal(
+    server: FakeQoderServer,
+    *args: str,
+    answer: bytes | None = None,
+    stdout_on_terminal: bool = False,
+) -> tuple[int, str, str]:
+    """Run the CLI with stdin and stderr (and stdout, if asked) on a pseudo-terminal;
+    type ``answer`` at a ``[y/N]`` prompt. Returns the exit code, stdout when it is a pipe
+    (else ``""``), and everything the terminal showed."""
+    controller, terminal = pty.openpty()
+    stdout = terminal if stdout_on_terminal else asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "qoder_async", "--base-url", server.url, *args,
+        stdin=terminal, stdout=stdout, stderr=terminal, env=child_env(server.token),
+    )  # fmt: skip
+    os.close(terminal)
+    loop = asyncio.get_running_loop()
+    screen = bytearray()
+    answered = answer is None
+    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+        for _ in range(10_000):
+            chunk = await asyncio.wait_for(
+                loop.run_in_executor(None, os.read, controller, 4096), 30
+            )
+            if not chunk:
+                break
+            screen += chunk
+            if not answered and b"[y/N]" in screen:
+                os.write(controller, answer or b"")
+                answered = True
+    os.close(controller)
+    out = b"" if proc.stdout is None else await proc.stdout.read()
+    code = await asyncio.wait_for(proc.wait(), 30)
+    return code, out.decode(), screen.decode(errors="replace").replace("\r\n", "\n")

@@ -5,10 +5,7 @@ results and resume, fail fast, progress in logs, Ctrl-C and SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import pty
 import signal
 import socket
 import sys
@@ -23,6 +20,7 @@ from tests.cli_support import (
     assert_one_error_line,
     child_env,
     cli,
+    cli_on_terminal,
     server_fixture,  # noqa: F401 (pytest fixture)
 )
 
@@ -116,43 +114,11 @@ async def test_more_than_ten_ids_need_confirmation(server: FakeQoderServer) -> N
     assert sorted(server.archive_applications) == sorted(ids)
 
 
-async def cli_on_tty(
-    server: FakeQoderServer, *args: str, answer: bytes | None
-) -> tuple[int, str, str]:
-    """Run the CLI with stdin and stderr on a pseudo-terminal; type ``answer`` at the prompt."""
-    controller, terminal = pty.openpty()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "qoder_async", "--base-url", server.url, *args,
-        stdin=terminal, stdout=asyncio.subprocess.PIPE, stderr=terminal,
-        env=child_env(server.token),
-    )  # fmt: skip
-    os.close(terminal)
-    loop = asyncio.get_running_loop()
-    screen = bytearray()
-    answered = answer is None
-    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
-        for _ in range(10_000):
-            chunk = await asyncio.wait_for(
-                loop.run_in_executor(None, os.read, controller, 4096), 30
-            )
-            if not chunk:
-                break
-            screen += chunk
-            if not answered and b"[y/N]" in screen:
-                os.write(controller, answer or b"")
-                answered = True
-    os.close(controller)
-    assert proc.stdout is not None
-    out = await proc.stdout.read()
-    code = await asyncio.wait_for(proc.wait(), 30)
-    return code, out.decode(), screen.decode(errors="replace")
-
-
 async def test_confirmation_prompt_and_progress_bar_on_a_terminal(
     server: FakeQoderServer,
 ) -> None:
     ids = server.seed_deployments(12)
-    code, _, screen = await cli_on_tty(server, "bulk-archive", *ids, answer=b"n\n")
+    code, _, screen = await cli_on_terminal(server, "bulk-archive", *ids, answer=b"n\n")
     help_text = await cli(server, "bulk-archive", "--help")
     assert "2 a usage error or a refused confirmation" in " ".join(help_text.out.split())
     assert code == 2  # what the help says, like the refusal when stdin is no terminal
@@ -161,7 +127,7 @@ async def test_confirmation_prompt_and_progress_bar_on_a_terminal(
     assert server.request_counts["deployments.archive"] == 0
 
     server.latency = 0.03  # slow enough for the bar to redraw a few times
-    code, out, screen = await cli_on_tty(
+    code, out, screen = await cli_on_terminal(
         server, "--concurrency", "4", "bulk-archive", *ids, answer=b"y\n"
     )
     assert code == 0, screen

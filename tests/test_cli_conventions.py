@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import pty
 import shutil
 import subprocess
 import sys
@@ -25,6 +22,7 @@ from qoder_async.testing import FakeQoderServer
 from tests.cli_support import (
     child_env,
     cli,
+    cli_on_terminal,
     server_fixture,  # noqa: F401 (pytest fixture)
 )
 
@@ -180,39 +178,9 @@ async def test_a_pipe_gets_rows_without_headers_and_messages_go_to_stderr(
     assert "not allowed with" in both.err
 
 
-async def run_on_terminal(
-    server: FakeQoderServer, *args: str, answer: bytes | None = None
-) -> tuple[int, str]:
-    """Run the CLI with stdin, stdout and stderr on one pseudo-terminal; type ``answer``
-    at a ``[y/N]`` prompt. Returns the exit code and everything the terminal showed."""
-    controller, terminal = pty.openpty()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "qoder_async", "--base-url", server.url, *args,
-        stdin=terminal, stdout=terminal, stderr=terminal, env=child_env(server.token),
-    )  # fmt: skip
-    os.close(terminal)
-    loop = asyncio.get_running_loop()
-    screen = bytearray()
-    answered = answer is None
-    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
-        for _ in range(10_000):
-            chunk = await asyncio.wait_for(
-                loop.run_in_executor(None, os.read, controller, 4096), 30
-            )
-            if not chunk:
-                break
-            screen += chunk
-            if not answered and b"[y/N]" in screen:
-                os.write(controller, answer or b"")
-                answered = True
-    os.close(controller)
-    code = await asyncio.wait_for(proc.wait(), 30)
-    return code, screen.decode(errors="replace").replace("\r\n", "\n")
-
-
 async def test_a_terminal_gets_an_aligned_table_with_headers(server: FakeQoderServer) -> None:
     ids = server.seed_deployments(3)
-    code, screen = await run_on_terminal(server, "deployments", "list")
+    code, _, screen = await cli_on_terminal(server, "deployments", "list", stdout_on_terminal=True)
     assert code == 0, screen
     lines = screen.splitlines()
     assert lines[0].split() == ["ID", "NAME", "STATE", "SCHEDULE", "CREATED"]
@@ -230,12 +198,16 @@ async def test_archive_asks_on_a_terminal_and_refuses_without_one(
     refused = await cli(server, "deployments", "archive", dep)  # stdin is not a terminal
     assert refused.code == 2
     assert "not a terminal; pass --yes to confirm" in refused.err
-    declined, screen = await run_on_terminal(server, "deployments", "archive", dep, answer=b"n\n")
+    declined, _, screen = await cli_on_terminal(
+        server, "deployments", "archive", dep, answer=b"n\n", stdout_on_terminal=True
+    )
     assert declined == 1, screen
     assert "cannot be undone" in screen
     assert "aborted; nothing was archived" in screen
     assert server.request_counts["deployments.archive"] == 0
-    confirmed, screen = await run_on_terminal(server, "deployments", "archive", dep, answer=b"y\n")
+    confirmed, _, screen = await cli_on_terminal(
+        server, "deployments", "archive", dep, answer=b"y\n", stdout_on_terminal=True
+    )
     assert confirmed == 0, screen
     assert server.archive_applications[dep] == 1
     again = await cli(server, "deployments", "archive", dep, "--yes")
