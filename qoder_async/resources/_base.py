@@ -144,22 +144,6 @@ class ResourceContext:
         )
         return Prepared(request, self.structurer(model), self.handler)
 
-    async def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        options: CallOptions | None = None,
-    ) -> Response:
-        """Send one logical call through the chain (retries happen inside)."""
-        request = self.request(
-            method, url, params=params, body=body, headers=headers, options=options
-        )
-        return await self.handler(request)
-
     async def call(
         self,
         method: str,
@@ -172,7 +156,6 @@ class ResourceContext:
         options: CallOptions | None = None,
     ) -> T:
         """Send, then structure the 2xx body with ``structure`` or raise ``ResponseDecodeError``."""
-        # Not through ``send``: one coroutine less on every call.
         request = self.request(
             method, url, params=params, body=body, headers=headers, options=options
         )
