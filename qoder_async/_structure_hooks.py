@@ -47,7 +47,14 @@ from qoder_async.models import (
     UserMessage,
 )
 
-__all__ = ["CONTENT", "NOT_ON_WIRE", "TAGGED", "register_structure_hooks"]
+__all__ = [
+    "CONTENT",
+    "NOT_ON_WIRE",
+    "TAGGED",
+    "optional_timestamp",
+    "register_structure_hooks",
+    "timestamp",
+]
 
 _fromisoformat = datetime.fromisoformat
 _tzinfo = operator.attrgetter("tzinfo")
@@ -107,7 +114,8 @@ def _bool(value: Any, _: Any) -> bool:
     raise DecodeFailure(f"expected a boolean, got {describe(value)}")
 
 
-def _timestamp(value: Any, _: Any) -> datetime:
+def timestamp(value: Any, _: Any) -> datetime:
+    """An RFC 3339 timestamp as an aware UTC ``datetime`` (the hook for ``datetime``)."""
     if type(value) is str:
         try:
             # The API's own "…Z" form parses straight to UTC; the rest gets the full
@@ -148,14 +156,15 @@ def _timestamps(value: Any, _: Any) -> tuple[datetime, ...]:
             parsed = None
         if parsed is not None and all(map(_is_utc, map(_tzinfo, parsed))):
             return parsed
-        return tuple([_timestamp(when, datetime) for when in value])
+        return tuple([timestamp(when, datetime) for when in value])
     if value is None:
         return ()
     raise DecodeFailure(f"expected an array, got {describe(value)}")
 
 
-def _optional_timestamp(value: Any, _: Any) -> datetime | None:
-    return None if value is None else _timestamp(value, _)
+def optional_timestamp(value: Any, _: Any) -> datetime | None:
+    """``timestamp``, or ``None`` for null (the hook for ``datetime | None``)."""
+    return None if value is None else timestamp(value, _)
 
 
 def _any(value: Any, _: Any) -> Any:
@@ -179,7 +188,7 @@ def _optional(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]
     if inner is str:
         return _optional_str
     if inner is datetime:
-        return _optional_timestamp
+        return optional_timestamp
     if _is_model(inner):
         return _model(inner, converter, nullable=True)
     structure_inner = converter.get_structure_hook(inner)
@@ -325,7 +334,7 @@ def register_structure_hooks(converter: cattrs.Converter) -> None:
         (int, _int),
         (float, _float),
         (bool, _bool),
-        (datetime, _timestamp),
+        (datetime, timestamp),
     ):
         converter.register_structure_hook(tp, hook)
     converter.register_structure_hook_func(lambda tp: tp is Any, _any)
