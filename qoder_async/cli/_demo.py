@@ -2,8 +2,9 @@
 
 It starts the fake Qoder server on 127.0.0.1 inside this process (no account, no
 network), creates deployments through the SDK while the server injects faults, lists
-them page by page, bulk-archives them with the progress bar, and checks the result
-against the server's own records: every deployment archived exactly once.
+them page by page, bulk-archives them with the progress bar while the server also
+throttles writes like a gateway (a token bucket the SDK is not told about), and checks
+the result against the server's own records: every deployment archived exactly once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from qoder_async.config import RetryPolicy
 from qoder_async.errors import QoderError
 
 if TYPE_CHECKING:
-    from qoder_async.testing import FakeQoderServer
+    from qoder_async.testing import FakeQoderServer, Throttle
 
 __all__ = ["DEFAULT_COUNT", "DEFAULT_FAULT_RATE", "DEFAULT_SEED", "cmd_demo"]
 
@@ -41,6 +42,12 @@ DEFAULT_SEED = 7
 DEFAULT_FAULT_RATE = 0.10
 NAME_PREFIX = "demo-"
 DEMO_RETRY = RetryPolicy(max_attempts=8, deadline=60.0, initial_backoff=0.05, max_backoff=1.0)
+LIMIT_SHARE = 0.5
+"""The archive phase's write limit as a share of the write rate the create phase reached:
+low enough that it binds on a fast or a slow machine (archiving costs a little more per
+id than creating, so the share stays well under 1), high enough to keep the demo quick."""
+LIMIT_CAP = 400
+"""Most writes/s the limit allows, so a fast machine meets a limit too."""
 
 
 class _Narrator:
@@ -125,6 +132,35 @@ async def _list_all(client: QoderClient) -> tuple[list[str], int]:
         pages += 1
         ids.extend(deployment.id for deployment in page.data)
     return ids, pages
+
+
+_UNTOLD = "The SDK is not told the limit; it has to find it."
+_TOLD = "Here --rate-limit paces the job at a fixed rate instead of letting it find the limit."
+
+
+def _gateway_throttle(writes_per_s: float) -> Throttle:
+    """A token bucket on writes at ``LIMIT_SHARE`` of ``writes_per_s``, in round numbers."""
+    from qoder_async.testing import Throttle
+
+    rate = max(20, min(LIMIT_CAP, int(writes_per_s * LIMIT_SHARE) // 10 * 10))
+    return Throttle(rate=rate, burst=max(10, rate // 5), retry_after=True, methods={"POST"})
+
+
+def _limit_stats(throttle: Throttle, report: BulkReport) -> dict[str, Any]:
+    """What the throttle saw during the bulk job, next to what the job achieved."""
+    elapsed = max(throttle.elapsed(), 1e-9)
+    ids_per_s = len(report.outcomes) / max(report.elapsed, 1e-9)
+    writes_per_s = throttle.accepted / elapsed
+    return {
+        "limit_per_s": throttle.rate,
+        "burst": throttle.size,
+        "writes_accepted": throttle.accepted,
+        "throttled_429": throttle.throttled,
+        "writes_per_s": round(writes_per_s, 1),
+        "ids_per_s": round(ids_per_s, 1),
+        "ids_share_of_limit": round(ids_per_s / throttle.rate, 3),
+        "writes_share_of_limit": round(writes_per_s / throttle.rate, 3),
+    }
 
 
 def _verify(
@@ -243,6 +279,15 @@ async def _demo(args: argparse.Namespace) -> int:
                 f" + {len(prearchived)} already archived + {len(unknown)} unknown + "
                 f"{len(duplicates)} repeated."
             )
+            throttle = _gateway_throttle(server.request_counts["deployments.create"] / took)
+            say(
+                f"   The server now also limits writes like a gateway: {throttle.rate:g} "
+                f"per second (burst {throttle.size:g}), a 429 with Retry-After beyond that. "
+                f"{_UNTOLD if args.rate_limit is None else _TOLD} (The limit is half the "
+                f"write rate step 1 reached, at most {LIMIT_CAP}/s, so it binds on a fast or a "
+                "slow machine.)"
+            )
+            server.throttle = throttle
             server.faults = FaultPlan(
                 seed=args.seed + 2, rate=rate, kinds=writes, endpoints={"deployments.archive"}
             )
@@ -262,8 +307,11 @@ async def _demo(args: argparse.Namespace) -> int:
             )
             async with progress:
                 report = await job
+            limit = _limit_stats(throttle, report)
+            limit["told_the_job"] = args.rate_limit is not None
             archive_faults = sum(server.faults_injected.values()) - faults_before
             server.faults = None
+            server.throttle = None
 
         verification = _verify(server, report, listed, prearchived, unknown)
         elapsed = time.monotonic() - started
@@ -276,6 +324,7 @@ async def _demo(args: argparse.Namespace) -> int:
                 "listed": len(listed),
                 "pages": pages,
                 "archive_faults_injected": archive_faults,
+                "rate_limit": limit,
                 "faults_injected": dict(server.faults_injected),
                 **report.as_dict(),
                 **bulk_summary(report),
@@ -287,7 +336,7 @@ async def _demo(args: argparse.Namespace) -> int:
             }
             print(json.dumps(summary), flush=True)
         else:
-            _print_summary(say, report, verification, archive_faults, elapsed)
+            _print_summary(say, report, verification, archive_faults, limit, elapsed)
     return EXIT_OK if verification["passed"] and not failed_creates else EXIT_FAILED
 
 
@@ -296,12 +345,29 @@ def _print_summary(
     report: BulkReport,
     verification: dict[str, Any],
     archive_faults: int,
+    limit: dict[str, Any],
     elapsed: float,
 ) -> None:
     say()
     say("Bulk archive summary")
     extra = [("faults injected", format_count(archive_faults), "(on archive calls)")]
     say(format_summary(bulk_summary_rows(report, extra=extra), indent="  "))
+    say()
+    say(
+        "The rate limit (the job was paced by --rate-limit):"
+        if limit["told_the_job"]
+        else "The rate limit, found without being told:"
+    )
+    say(
+        f"  the server allowed {limit['limit_per_s']:g} writes/s (burst {limit['burst']:g}) "
+        f"and refused {limit['throttled_429']:,} writes over it with a 429"
+    )
+    say(
+        f"  the job archived {limit['ids_per_s']:,.0f} ids/s, "
+        f"{limit['ids_share_of_limit']:.2f} of the limit; the server took "
+        f"{limit['writes_per_s']:,.0f} writes/s, {limit['writes_share_of_limit']:.2f} of it "
+        "(retries after the injected faults count as writes too)"
+    )
     say()
     v = verification
     say("Verification against the server's own records:")
