@@ -36,6 +36,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from qoder_async import _json
@@ -154,6 +155,10 @@ class APIStatusError(QoderError):
             (``Set-Cookie`` and the like are dropped).
     """
 
+    # What ``headers`` reads where an instance has none of its own: a bulk outcome's
+    # error drops its copy to stay small (``bulk._report.lean_error``).
+    headers: Mapping[str, str] = MappingProxyType({})
+
     def __init__(
         self,
         message: str,
@@ -176,7 +181,7 @@ class APIStatusError(QoderError):
         self.retry_after = retry_after
         self.body = body
         self.code = code
-        self.headers: Mapping[str, str] = safe_headers(headers) if headers else {}
+        self.headers = safe_headers(headers) if headers else {}
 
     def __str__(self) -> str:
         parts = [f"{self.status}"]

@@ -578,7 +578,10 @@ async def test_an_outcome_holds_well_under_a_kibibyte_per_id() -> None:
     assert item.error.__traceback__ is None
     assert "no deployment" in str(item.error)
     print(f"{held / len(ids):.0f} bytes per id")
-    assert held / len(ids) <= 1024, f"{held / len(ids):.0f} bytes per id"
+    # The goal is 1 KiB of resident memory per id (benchmarks, --only memory); traced
+    # allocations read about 120 B under that slope (960 here when it read 1,091), so
+    # the bound here is lower than the goal to catch such a drift.
+    assert held / len(ids) <= 896, f"{held / len(ids):.0f} bytes per id"
 
 
 # -- against the fake server ------------------------------------------------------------

@@ -5,8 +5,6 @@ from __future__ import annotations
 import enum
 import sys
 from collections import Counter
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -56,9 +54,6 @@ _OK = frozenset(
 )
 
 
-_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
-
-
 def lean_error(error: QoderError | None) -> QoderError | None:
     """``error`` without what would pin memory: traceback, chained errors, request, body,
     response headers.
@@ -76,8 +71,13 @@ def lean_error(error: QoderError | None) -> QoderError | None:
         error.request = None
     elif isinstance(error, APIStatusError):
         # The request id is kept in its own field; the rest of the headers (a dozen
-        # strings per id) is what a batch of 100,000 unknown ids would pin.
-        error.headers = _NO_HEADERS
+        # strings per id) is what a batch of 100,000 unknown ids would pin. Without the
+        # attribute the class's empty default shows through, and the rebuilt instance
+        # dict holds ten entries: CPython doubles a dict's table at the eleventh, so
+        # this is 272 instead of 464 bytes per error.
+        fields = vars(error)
+        fields.pop("headers", None)
+        error.__dict__ = dict(fields)
     if isinstance(error, APIStatusError) and error.error_type is not None:
         # The envelope's fields are kept; the raw snippet they were parsed from would
         # only repeat them. Its type name is one of a few: share one copy.
