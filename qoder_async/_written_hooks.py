@@ -4,11 +4,11 @@ Every other model is structured by the function cattrs generates from its attrs
 declaration. ``Deployment`` and the three models each deployment holds (``AgentRef``,
 ``Schedule``, ``UserMessage``) are the exception because of a measured target: a
 1,000-item page must decode within 5x msgspec, and with the generated functions alone
-it does not reliably (BENCHMARKS.md, "Decoding list pages", times both in the same
-run). A generated function spends, beyond these, a hook call per field (scalars
-included), a dict of optional arguments, and a wrapper call for the unknown keys; here
-scalar checks are inline, optional fields are read with ``dict.get``, and an empty or
-absent array or object costs no call.
+it missed that in 6 of 18 runs, these in none of 12 (BENCHMARKS.md, "Decoding: why four
+structure functions are written out"). A generated function spends, beyond these, a
+hook call per field (scalars included), a dict of optional arguments, and a wrapper
+call for the unknown keys; here scalar checks are inline, optional fields are read
+with ``dict.get``, and an empty or absent array or object costs no call.
 
 Each is the only path for its type (and for ``T | None``): the converter's factories
 build them (``register``), so the generated functions are never used for these types.
