@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import pickle
 import re
@@ -289,11 +290,28 @@ def test_fixture(name: str) -> None:
     CHECKS[name](load(name))
 
 
-def test_fixture_copy_matches_shared_reference() -> None:
-    if not SHARED_FIXTURES.is_dir():
-        pytest.skip("no shared/ folder beside the checkout")
-    for path in SHARED_FIXTURES.glob("*.json"):
-        assert json.loads(path.read_text()) == load(path.name), path.name
+def _canonical_sha256(document: Any) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Digests of the API reference's fixtures, taken when they were copied into tests/fixtures:
+# the copies are checked against them everywhere, and the reference itself wherever a
+# checkout has it beside it (../shared, which a clone of this repository alone lacks).
+REFERENCE = json.loads((FIXTURES.parent / "fixtures_reference.json").read_text())["sha256"]
+
+
+def test_fixture_copies_match_the_recorded_reference() -> None:
+    assert sorted(REFERENCE) == sorted(p.name for p in FIXTURES.glob("*.json"))
+    for name, digest in REFERENCE.items():
+        assert _canonical_sha256(load(name)) == digest, name
+
+
+def test_the_recorded_reference_matches_the_reference_where_it_is_beside_the_checkout() -> None:
+    shared = {p.name: p for p in SHARED_FIXTURES.glob("*.json")}  # empty without ../shared
+    for name, path in shared.items():
+        assert _canonical_sha256(json.loads(path.read_text())) == REFERENCE.get(name), name
+    assert not shared or sorted(shared) == sorted(REFERENCE)
 
 
 # --- timestamps ----------------------------------------------------------------------
