@@ -54,6 +54,7 @@ __all__ = [
     "optional_timestamp",
     "register_structure_hooks",
     "timestamp",
+    "with_extra",
 ]
 
 _fromisoformat = datetime.fromisoformat
@@ -189,8 +190,7 @@ def _optional(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]
         return _optional_str
     if inner is datetime:
         return optional_timestamp
-    if _is_model(inner):
-        return _model(inner, converter, nullable=True)
+    # Whatever structures ``inner`` (generated or written out) structures ``inner | None``.
     structure_inner = converter.get_structure_hook(inner)
 
     def structure_optional(value: Any, _: Any) -> Any:
@@ -283,14 +283,8 @@ def _content_block(_tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any]
     return structure_block
 
 
-def _model(
-    tp: Any, converter: cattrs.Converter, *, nullable: bool = False
-) -> Callable[[Any, Any], Any]:
-    """cattrs' generated function for an attrs class, plus unknown keys into ``extra``.
-
-    ``nullable``: for ``Model | None``, null reads as ``None`` (one call less than the
-    generic optional wrapper around this one).
-    """
+def _model(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """cattrs' generated function for an attrs class, plus unknown keys into ``extra``."""
     cls = typing.get_origin(tp) or tp
     names = attrs.fields_dict(cls)
     skip: dict[str, Any] = {name: override(omit=True) for name in names if name in NOT_ON_WIRE}
@@ -299,24 +293,26 @@ def _model(
     keeps_extra = "extra" in names
 
     def structure_model(value: Any, _: Any) -> Any:
-        if value is None and nullable:
-            return None
         if type(value) is not dict:
             raise DecodeFailure(f"expected an object, got {describe(value)}")
         return generated(value, tp)
 
     def structure_model_keeping_extra(value: Any, _: Any) -> Any:
-        if value is None and nullable:
-            return None
         # .keys() doubles as the object check: anything else raises, and the slow
         # path then says "expected an object".
         if value.keys() <= known:
             return generated(value, tp)
-        # Rare: the API added a key. Built again rather than mutated (frozen).
-        obj = generated(value, tp)
-        return attrs.evolve(obj, extra={k: v for k, v in value.items() if k not in known})
+        return with_extra(generated(value, tp), value, known)
 
     return structure_model_keeping_extra if keeps_extra else structure_model
+
+
+def with_extra(obj: Any, value: Mapping[str, Any], known: frozenset[str]) -> Any:
+    """``obj`` with the keys of ``value`` outside ``known`` in its ``extra``.
+
+    Rare (the API added a key), so the model is built again rather than mutated (frozen).
+    """
+    return attrs.evolve(obj, extra={k: v for k, v in value.items() if k not in known})
 
 
 def _is_mapping(tp: Any) -> bool:

@@ -10,8 +10,9 @@ hook call per field (scalars included), a dict of optional arguments, and a wrap
 call for the unknown keys; here scalar checks are inline, optional fields are read
 with ``dict.get``, and an empty or absent array or object costs no call.
 
-Each is the only path for its type (and for ``T | None``): the converter's factories
-build them (``register``), so the generated functions are never used for these types.
+Each is the only path for its type: the converter's factories build them
+(``register``), so the generated functions are never used for these types (``T | None``
+goes through the same function, see ``_structure_hooks._optional``).
 The rules stay the converter's: nested arrays and unions go through its own hooks,
 timestamps through the shared timestamp hooks, and the scalar checks are the strict ones
 of ``_structure_hooks``. A factory refuses to build when the model's fields and the
@@ -30,7 +31,13 @@ import attrs
 import cattrs
 
 from qoder_async._salvage import DecodeFailure, describe
-from qoder_async._structure_hooks import CONTENT, NOT_ON_WIRE, optional_timestamp, timestamp
+from qoder_async._structure_hooks import (
+    CONTENT,
+    NOT_ON_WIRE,
+    optional_timestamp,
+    timestamp,
+    with_extra,
+)
 from qoder_async.models import (
     AgentRef,
     Deployment,
@@ -51,11 +58,6 @@ Hook = Callable[[Any, Any], Any]
 _NO_ITEMS: tuple[Any, ...] = (None, [])
 
 
-def _keeping_extra(obj: Any, o: dict[str, Any], known: frozenset[str]) -> Any:
-    # Rare: the API added a key. Built again rather than mutated (frozen).
-    return attrs.evolve(obj, extra={key: value for key, value in o.items() if key not in known})
-
-
 def _wrong_type(model: str) -> DecodeFailure:
     return DecodeFailure(f"a {model} field holds a value of the wrong type")
 
@@ -66,7 +68,7 @@ def _agent_ref(_converter: cattrs.Converter, known: frozenset[str]) -> Hook:
         if not (type(id_) is str and type(version) is int and type(kind) is str):
             raise _wrong_type("agent")
         obj = AgentRef(id=id_, version=version, type=kind)
-        return obj if o.keys() <= known else _keeping_extra(obj, o, known)
+        return obj if o.keys() <= known else with_extra(obj, o, known)
 
     return structure_agent_ref
 
@@ -78,15 +80,14 @@ def _schedule(converter: cattrs.Converter, known: frozenset[str]) -> Hook:
         expression, timezone, kind = o["expression"], o["timezone"], o.get("type", "cron")
         if not (type(expression) is str and type(timezone) is str and type(kind) is str):
             raise _wrong_type("schedule")
-        upcoming_runs_at = o.get("upcoming_runs_at")
         obj = Schedule(
             type=kind,
             expression=expression,
             timezone=timezone,
-            upcoming_runs_at=() if upcoming_runs_at is None else timestamps(upcoming_runs_at, None),
+            upcoming_runs_at=timestamps(o.get("upcoming_runs_at"), None),  # absent or null: ()
             last_run_at=optional_timestamp(o.get("last_run_at"), None),
         )
-        return obj if o.keys() <= known else _keeping_extra(obj, o, known)
+        return obj if o.keys() <= known else with_extra(obj, o, known)
 
     return structure_schedule
 
@@ -99,7 +100,7 @@ def _user_message(converter: cattrs.Converter, known: frozenset[str]) -> Hook:
         if o.get("type", "user.message") != "user.message":
             raise DecodeFailure(f"expected 'user.message', got {describe(o['type'])}")
         obj = UserMessage(content=content if type(content) is str else blocks(content, None))
-        return obj if o.keys() <= known else _keeping_extra(obj, o, known)
+        return obj if o.keys() <= known else with_extra(obj, o, known)
 
     return structure_user_message
 
@@ -159,7 +160,7 @@ def _deployment(converter: cattrs.Converter, known: frozenset[str]) -> Hook:
             environment_variables=environment_variables,
             budget=budget,
         )
-        return obj if o.keys() <= known else _keeping_extra(obj, o, known)
+        return obj if o.keys() <= known else with_extra(obj, o, known)
 
     return structure_deployment
 
@@ -182,33 +183,24 @@ WRITTEN: dict[type[Any], tuple[Callable[[cattrs.Converter, frozenset[str]], Hook
 def _factory(cls: type[Any]) -> Callable[[Any, cattrs.Converter], Hook]:
     build, read = WRITTEN[cls]
 
-    def make(tp: Any, converter: cattrs.Converter) -> Hook:
+    def make(_tp: Any, converter: cattrs.Converter) -> Hook:
         known = frozenset(field.name for field in attrs.fields(cls)) - NOT_ON_WIRE
         if known != frozenset(read.split()):  # the model changed: its function must follow
             unread = sorted(known ^ frozenset(read.split()))
             raise RuntimeError(f"{cls.__name__} fields out of step with _written_hooks: {unread}")
-        structure = build(converter, known)
-        if tp is cls:
-            return structure
-
-        def structure_nullable(o: Any, _: Any) -> Any:  # ``cls | None``
-            return None if o is None else structure(o, cls)
-
-        return structure_nullable
+        return build(converter, known)
 
     return make
 
 
-def _is_or_optional(cls: type[Any]) -> Callable[[Any], bool]:
-    optional = cls | None
-
+def _is(cls: type[Any]) -> Callable[[Any], bool]:
     def matches(tp: Any) -> bool:
-        return tp is cls or tp == optional
+        return tp is cls
 
     return matches
 
 
 def register(converter: cattrs.Converter) -> None:
-    """Make ``converter`` structure the ``WRITTEN`` types (and ``T | None``) as above."""
+    """Make ``converter`` structure the ``WRITTEN`` types with the functions above."""
     for cls in WRITTEN:
-        converter.register_structure_hook_factory(_is_or_optional(cls), _factory(cls))
+        converter.register_structure_hook_factory(_is(cls), _factory(cls))

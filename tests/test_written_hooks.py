@@ -32,7 +32,7 @@ def _model_type(name: str) -> Any:
 
 
 def decode(converter: Any, body: Any, tp: Any) -> Any:
-    """The model, or the exception type: what the fast path hands on to the caller."""
+    """The model, or "refused": what the fast path hands on to the caller."""
     try:
         return converter.get_structure_hook(tp)(copy.deepcopy(body), tp)
     except Exception:  # any refusal sends the body to the slow path, the same for both
